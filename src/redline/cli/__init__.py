@@ -1,0 +1,34 @@
+"""Command line: thin commands over the library (`classify`, `eval`, `train`, ...).
+
+Owns argument parsing, exit codes and terminal output. Must not hold decision logic: every
+command calls the same engine the gateway uses.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from redline.cli.classify import classify
+from redline.cli.evaluate import eval_command
+from redline.cli.train import train
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="redline")
+def cli() -> None:
+    """redline — a policy enforcement point for LLMs in defense and intelligence work.
+
+    Every lawful national-security use passes; two red lines hold: no mass domestic
+    surveillance, no fully autonomous weapons.
+    """
+
+
+cli.add_command(classify)
+cli.add_command(eval_command)
+cli.add_command(train)
+
+
+def main() -> None:
+    sys.exit(cli.main(standalone_mode=True))

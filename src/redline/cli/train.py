@@ -1,0 +1,52 @@
+"""`redline train`: fit the built-in model from the labeled corpus and write it as plain data."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from redline.classify.model import packaged_model_path, save_model
+from redline.classify.train import fit
+from redline.cli.common import EXIT_INPUT, EXIT_POLICY, fail, policy_option, progress_bar
+from redline.corpus import CorpusError, read_examples
+from redline.policy import PolicyError, load_policy
+from redline.text import InputError
+
+
+@click.command()
+@click.option("--corpus", "corpus_path", default="data/corpus/train.jsonl", show_default=True, help="Training JSONL file or directory.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Where to write the model (default: the packaged model).")
+@policy_option
+def train(corpus_path: str, out_path: str | None, policy_path: str | None) -> None:
+    """Train the built-in classifier (deterministic; seconds on 2 cores).
+
+    Writes the model as JSON plus a .sha256 sidecar; the model is refused at load if either
+    does not match. Train only on the train split: dev picks thresholds, test and the
+    out-of-distribution sets only measure.
+    """
+    try:
+        policy = load_policy(policy_path)
+    except PolicyError as e:
+        fail(str(e), EXIT_POLICY)
+    path = Path(corpus_path)
+    if not path.exists():
+        fail(f"cannot read {corpus_path}: no such file or directory", EXIT_INPUT)
+    try:
+        examples = list(read_examples(path))
+    except (CorpusError, OSError) as e:
+        fail(str(e), EXIT_INPUT)
+    if not examples:
+        fail(f"{corpus_path} has no examples", EXIT_INPUT)
+    t0 = time.perf_counter()
+    try:
+        with progress_bar(len(examples), "featurize") as advance:
+            model = fit(policy, examples, progress=lambda n: advance(n))
+    except InputError as e:
+        fail(str(e), EXIT_INPUT)
+    out = Path(out_path) if out_path else packaged_model_path(policy.document.classifier.model)
+    digest = save_model(model, out)
+    click.echo(f"trained on {len(examples)} examples ({model.metadata['labels']}) in {time.perf_counter() - t0:.1f}s")
+    click.echo(f"{len(model.vocabulary)} terms, {len(model.dense_names)} signal features")
+    click.echo(f"wrote {out} sha256 {digest}")

@@ -1,0 +1,212 @@
+"""Load a policy file: parse YAML, validate, cross-check references, compute the version.
+
+Every failure is a `PolicyError` naming the file, the line and the field, so an operator editing
+a policy on a closed network can fix it without reading a stack trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import re2
+import rfc8785
+import yaml
+from pydantic import ValidationError
+
+from redline.policy.schema import RED_LINES, PolicyDocument, RedLineName
+
+DEFAULT_POLICY_NAME = "default.yaml"
+
+
+class PolicyError(Exception):
+    """A policy file that cannot be used, with where and why."""
+
+    def __init__(self, file: str, line: int | None, field: str, message: str) -> None:
+        self.file, self.line, self.field, self.message = file, line, field, message
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class CompiledSignal:
+    """One signal with its patterns compiled (RE2: linear time, no backtracking blow-ups)."""
+
+    name: str
+    red_line: RedLineName | None
+    description: str
+    regex: re2._Regexp
+
+
+def _re2_options() -> re2.Options:
+    opts = re2.Options()
+    opts.max_mem = 64 << 20
+    opts.log_errors = False
+    return opts
+
+
+class SignalSet:
+    """All signals in one RE2 set: which signals fire in a text, in one pass."""
+
+    def __init__(self, signals: tuple[CompiledSignal, ...]) -> None:
+        self._names = tuple(s.name for s in signals)
+        self._set = re2.Set.SearchSet(_re2_options())
+        for s in signals:
+            self._set.Add(s.regex.pattern)
+        self._set.Compile()
+
+    def fired(self, text: str) -> frozenset[str]:
+        return frozenset(self._names[i] for i in self._set.Match(text) or ())  # None: nothing matched
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy: the document, its compiled signals, its version and where it came from."""
+
+    document: PolicyDocument
+    signals: tuple[CompiledSignal, ...]
+    signal_set: SignalSet
+    version: str
+    source: str
+
+    def threshold(self, red_line: RedLineName, which: str) -> float:
+        t = self.document.thresholds[red_line]
+        return t.block if which == "block" else t.review
+
+    def resolve_score(self, red_line: RedLineName, value: float | str) -> float:
+        """A rule score is a number or a reference such as `threshold.block`."""
+        if isinstance(value, str):
+            return self.threshold(red_line, value.split(".", 1)[1])
+        return float(value)
+
+
+def _line_index(node: yaml.Node, path: tuple[str | int, ...] = ()) -> dict[tuple[str | int, ...], int]:
+    """Map every key path in the YAML tree to its 1-based line."""
+    index = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            index[(*path, key)] = key_node.start_mark.line + 1
+            for sub, line in _line_index(value_node, (*path, key)).items():
+                index.setdefault(sub, line)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            index.update(_line_index(item, (*path, i)))
+    return index
+
+
+def _nearest_line(index: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in index:
+            return index[loc[:cut]]
+    return None
+
+
+def _field(loc: tuple[str | int, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(document)"
+
+
+def version_of(data: Any) -> str:
+    """SHA-256 over the RFC 8785 canonical JSON of the parsed policy."""
+    return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
+
+
+def _compile_patterns(patterns: list[str], file: str, lines: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> re2._Regexp:
+    for i, p in enumerate(patterns):
+        try:
+            re2.compile(p, _re2_options())
+        except re2.error as e:
+            why = "lookarounds and backreferences are not supported" if "(?=" in p or "(?<" in p or "(?!" in p else str(e)
+            raise PolicyError(file, _nearest_line(lines, (*loc, i)), _field((*loc, i)), f"bad pattern (RE2 syntax): {why}") from None
+    return re2.compile("|".join(f"(?:{p})" for p in patterns), _re2_options())
+
+
+def _compile(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], int]) -> tuple[CompiledSignal, ...]:
+    home = doc.home_country
+    compiled = []
+    for name, spec in doc.signals.items():
+        loc: tuple[str | int, ...] = ("signals", name, "patterns")
+        patterns = spec.patterns
+        if spec.from_home_country == "domestic":
+            patterns, loc = home.domestic_indicators, ("home_country", "domestic_indicators")
+        elif spec.from_home_country == "foreign":
+            patterns, loc = home.foreign_indicators, ("home_country", "foreign_indicators")
+        if not patterns:
+            raise PolicyError(file, _nearest_line(lines, ("signals", name)), f"signals.{name}", "a signal needs patterns or from_home_country")
+        compiled.append(CompiledSignal(name, spec.red_line, spec.description, _compile_patterns(patterns, file, lines, loc)))
+    return tuple(compiled)
+
+
+def _check_references(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], int]) -> None:
+    known = set(doc.signals)
+
+    def unknown(loc: tuple[str | int, ...], names: list[str]) -> None:
+        for name in names:
+            if name not in known:
+                raise PolicyError(file, _nearest_line(lines, loc), _field(loc), f"unknown signal {name!r}")
+
+    for rl_name, rl in doc.red_lines.items():
+        unknown(("red_lines", rl_name, "signals"), rl.signals)
+    for i, rule in enumerate(doc.rules):
+        unknown(("rules", i, "when"), rule.when.signal_names())
+        refs = {**rule.when.score_at_least, **rule.when.score_below}
+        if any(isinstance(v, str) for v in refs.values()) and rule.red_line is None:
+            raise PolicyError(file, _nearest_line(lines, ("rules", i, "when")), f"rules.{i}.when", "threshold references need the rule's red_line")
+    ids = [r.id for r in doc.rules]
+    for i, rid in enumerate(ids):
+        if rid in ids[:i]:
+            raise PolicyError(file, _nearest_line(lines, ("rules", i, "id")), f"rules.{i}.id", f"duplicate rule id {rid!r}")
+    if doc.rules[-1].when.model_dump(exclude_defaults=True):
+        raise PolicyError(file, _nearest_line(lines, ("rules", len(ids) - 1)), f"rules.{len(ids) - 1}", "the last rule must be an unconditional default (when: {})")
+    for rl in RED_LINES:
+        t = doc.thresholds[rl]
+        if t.review > t.block:
+            raise PolicyError(file, _nearest_line(lines, ("thresholds", rl)), f"thresholds.{rl}", "review threshold must not exceed block threshold")
+    for i, name in enumerate(doc.default_authorities):
+        if name not in doc.authorities:
+            raise PolicyError(file, _nearest_line(lines, ("default_authorities", i)), f"default_authorities.{i}", f"unknown authority {name!r}")
+    limits = doc.limits
+    if limits.window_overlap >= limits.window_chars:
+        raise PolicyError(file, _nearest_line(lines, ("limits", "window_overlap")), "limits.window_overlap", "must be smaller than window_chars")
+
+
+def parse_policy(text: str, file: str) -> Policy:
+    """Validate policy text; `file` names it in errors."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise PolicyError(file, mark.line + 1 if mark else None, "", f"not valid YAML: {getattr(e, 'problem', e)}") from None
+    if root is None or not isinstance(data, dict):
+        raise PolicyError(file, 1, "(document)", "a policy file must be a YAML mapping")
+    lines = _line_index(root)
+    try:
+        doc = PolicyDocument.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        raise PolicyError(file, _nearest_line(lines, loc), _field(loc), err["msg"]) from None
+    _check_references(doc, file, lines)
+    signals = _compile(doc, file, lines)
+    return Policy(document=doc, signals=signals, signal_set=SignalSet(signals), version=version_of(data), source=file)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load a policy file, or the packaged default when `path` is None."""
+    if path is None:
+        text = resources.files("redline.policy").joinpath(DEFAULT_POLICY_NAME).read_text(encoding="utf-8")
+        return parse_policy(text, f"<default>/{DEFAULT_POLICY_NAME}")
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise PolicyError(str(p), None, "", f"cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PolicyError(str(p), raw[: e.start].count(b"\n") + 1, "", "not valid UTF-8") from None
+    return parse_policy(text, str(p))

@@ -1,0 +1,124 @@
+"""Typed schema of the policy file (what POLICY.md says, as data).
+
+Every model forbids unknown keys so that a typo in a policy file is an error, not a silently
+ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RedLineName = Literal["mass_domestic_surveillance", "autonomous_weapons"]
+RED_LINES: tuple[RedLineName, ...] = ("mass_domestic_surveillance", "autonomous_weapons")
+DecisionName = Literal["allow", "review", "block"]
+EffectClass = Literal["observe", "recommend", "nonlethal", "lethal"]
+ThresholdRef = Literal["threshold.block", "threshold.review"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HomeCountry(_Strict):
+    code: str = Field(min_length=2, max_length=3)
+    name: str
+    phone_country_codes: list[str] = Field(min_length=1)
+    unknown_subjects_are_domestic: bool = True
+    domestic_indicators: list[str] = Field(min_length=1)
+    foreign_indicators: list[str] = Field(min_length=1)
+
+
+class RedLine(_Strict):
+    title: str
+    description: str
+    signals: list[str] = Field(min_length=1)
+
+
+class SignalSpec(_Strict):
+    red_line: RedLineName | None
+    description: str
+    patterns: list[str] = Field(default_factory=list)
+    from_home_country: Literal["domestic", "foreign"] | None = None
+
+
+class Thresholds(_Strict):
+    block: float = Field(gt=0.0, le=1.0)
+    review: float = Field(gt=0.0, le=1.0)
+
+
+class MinCount(_Strict):
+    signals: list[str] = Field(min_length=1)
+    n: int = Field(ge=1)
+
+
+class When(_Strict):
+    all: list[str] = Field(default_factory=list)
+    any: list[str] = Field(default_factory=list)
+    none: list[str] = Field(default_factory=list)
+    score_at_least: dict[RedLineName, float | ThresholdRef] = Field(default_factory=dict)
+    score_below: dict[RedLineName, float | ThresholdRef] = Field(default_factory=dict)
+    min_count: MinCount | None = None
+
+    def signal_names(self) -> list[str]:
+        names = [*self.all, *self.any, *self.none]
+        if self.min_count is not None:
+            names.extend(self.min_count.signals)
+        return names
+
+
+class Rule(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_.-]+$")
+    red_line: RedLineName | None
+    description: str
+    when: When
+    decision: DecisionName
+
+
+class Limits(_Strict):
+    max_input_chars: int = Field(gt=0)
+    window_chars: int = Field(ge=200)
+    window_overlap: int = Field(ge=0)
+
+
+class ToolRule(_Strict):
+    match: str = Field(min_length=1)
+    effect: EffectClass
+    approver_role: str | None = None
+    two_person: bool = False
+
+
+class Tools(_Strict):
+    unknown_tool_effect: EffectClass
+    registry: list[ToolRule]
+
+
+class ClassifierConfig(_Strict):
+    backend: Literal["builtin", "semantic", "judge"] = "builtin"
+    model: str = "builtin-model.json"
+    model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class PolicyDocument(_Strict):
+    policy_format: Literal[1]
+    name: str
+    home_country: HomeCountry
+    red_lines: dict[RedLineName, RedLine]
+    signals: dict[str, SignalSpec]
+    thresholds: dict[RedLineName, Thresholds]
+    rules: list[Rule] = Field(min_length=1)
+    on_classifier_error: Literal["block", "allow"] = "block"
+    limits: Limits
+    authorities: dict[str, str]
+    default_authorities: list[str] = Field(default_factory=list)
+    tools: Tools
+    classifier: ClassifierConfig = ClassifierConfig()
+
+    @field_validator("red_lines", "thresholds")
+    @classmethod
+    def _both_red_lines(cls, v: dict[str, object]) -> dict[str, object]:
+        missing = [name for name in RED_LINES if name not in v]
+        if missing:
+            raise ValueError(f"missing red line(s): {', '.join(missing)}")
+        return v

@@ -1,0 +1,93 @@
+"""Canonical form of text before any detector reads it.
+
+Obfuscation is how red-line requests slip past lexical checks, so every reader sees the same
+canonical form: NFKC, no zero-width or control characters, code identifiers split into words, confusable
+letters folded to Latin, leetspeak and spaced-out words rejoined, lower case, single spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Letters from other scripts that render like Latin ones. Folded only inside words whose every
+# letter is ASCII or in this table, so genuine Cyrillic or Greek words are left as they are.
+_CONFUSABLES = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+    "ӏ": "l", "һ": "h", "ɡ": "g", "ս": "u", "ո": "n", "օ": "o", "ց": "g",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "γ": "y", "ϲ": "c", "ϳ": "j", "ω": "w", "μ": "u",
+    # Latin look-alikes and IPA
+    "ı": "i", "ȷ": "j", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "ƅ": "b", "ɑ": "a", "ɩ": "i",
+    "ʀ": "r", "ʏ": "y", "ᴀ": "a", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ᴋ": "k", "ᴍ": "m", "ᴏ": "o", "ᴘ": "p",
+    "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ᴢ": "z",
+}  # fmt: skip
+_CONFUSABLE_CLASS = "".join(sorted(_CONFUSABLES))
+
+# Leetspeak digits and symbols, folded only in tokens that are mostly letters already.
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"})
+
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_WORD_WITH_FOREIGN = re.compile(rf"[a-z{_CONFUSABLE_CLASS}\w]*[{_CONFUSABLE_CLASS}][a-z{_CONFUSABLE_CLASS}\w]*")
+# Only tokens mixing letters with digits or @/$ are candidates.
+_LEET_TOKEN = re.compile(r"(?<![\w@$])[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z])[a-z0-9@$]*(?![\w@$])")
+_EMAIL_TAIL = re.compile(r"\.[a-z]")
+# A legitimate alphanumeric designator ("f35", "mq9", "155mm", "sm-3") is not leetspeak.
+_DESIGNATOR = re.compile(r"^(?:[a-z]{1,4}\d+[a-z]?|\d+[a-z]{1,3})$")
+_SPACED = re.compile(r"(?<![\w])(?:[a-z][ ._*·\-]){3,}[a-z](?![\w])")
+# Code identifiers carry intent ("skipOperatorConfirm", "auto_fire"): read them as words.
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_SNAKE = re.compile(r"(?<=[A-Za-z0-9])_+(?=[A-Za-z0-9])")
+_WS = re.compile(r"[ \t\r\f\v]+")
+_NEWLINES = re.compile(r"\n{3,}")
+
+
+def _strip_controls(text: str) -> str:
+    # Controls other than newline and tab become spaces so they cannot glue or split words silently.
+    return _CONTROL.sub(" ", _INVISIBLE.sub("", text))
+
+
+def _fold_confusables(text: str) -> str:
+    def fold(m: re.Match[str]) -> str:
+        word = m.group(0)
+        if all(c.isascii() or c in _CONFUSABLES or not c.isalpha() for c in word):
+            return "".join(_CONFUSABLES.get(c, c) for c in word)
+        return word
+
+    return _WORD_WITH_FOREIGN.sub(fold, text)
+
+
+def _fold_leet(text: str) -> str:
+    def fold(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        if tok.isalpha() or _DESIGNATOR.match(tok):
+            return tok
+        if "@" in tok and (tok.startswith("@") or _EMAIL_TAIL.match(m.string, m.end())):
+            return tok  # a handle or an e-mail address, not leetspeak
+        letters = sum(c.isalpha() for c in tok)
+        if letters < 2 or letters < len(tok) * 0.4 or len(tok) < 3:
+            return tok
+        return tok.translate(_LEET)
+
+    return _LEET_TOKEN.sub(fold, text)
+
+
+def _join_spaced(text: str) -> str:
+    return _SPACED.sub(lambda m: re.sub(r"[ ._*·\-]", "", m.group(0)), text)
+
+
+def normalize(text: str) -> str:
+    """Return the canonical form every detector reads."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _strip_controls(text)
+    text = _SNAKE.sub(" ", _CAMEL.sub(" ", text)).lower()
+    if not text.isascii():
+        text = _fold_confusables(text)
+    text = _join_spaced(text)
+    text = _fold_leet(text)
+    text = _WS.sub(" ", text)
+    return _NEWLINES.sub("\n\n", text).strip()
