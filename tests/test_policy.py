@@ -33,7 +33,7 @@ def test_version_is_hash_of_canonical_form(policy):
     reordered = "# a comment\n" + DEFAULT_TEXT
     assert parse_policy(reordered, "x.yaml").version == policy.version
     data = yaml.safe_load(DEFAULT_TEXT)
-    data["thresholds"]["autonomous_weapons"]["block"] = 0.9
+    data["thresholds"]["autonomous_weapons"]["block"] = 0.95
     changed = parse_policy(yaml.safe_dump(data), "x.yaml")
     assert changed.version != policy.version
 
@@ -45,17 +45,22 @@ def _error(text: str) -> PolicyError:
 
 
 def test_wrong_type_names_line_and_field():
-    text = DEFAULT_TEXT.replace("  mass_domestic_surveillance: {block: 0.75, review: 0.5}", "  mass_domestic_surveillance: {block: high, review: 0.5}")
+    text = DEFAULT_TEXT.replace(
+        "  mass_domestic_surveillance: {block: 0.9, review: 0.45}", "  mass_domestic_surveillance: {block: high, review: 0.5}"
+    )
     err = _error(text)
     assert err.field == "thresholds.mass_domestic_surveillance.block"
-    assert err.line == DEFAULT_TEXT.splitlines().index("  mass_domestic_surveillance: {block: 0.75, review: 0.5}") + 1
+    assert err.line == DEFAULT_TEXT.splitlines().index("  mass_domestic_surveillance: {block: 0.9, review: 0.45}") + 1
     assert str(err).startswith(f"bad.yaml:{err.line}: thresholds.mass_domestic_surveillance.block")
 
 
 def test_unknown_key_is_an_error():
     err = _error(DEFAULT_TEXT.replace("on_classifier_error: block", "on_clasifier_error: block"))
     assert "on_clasifier_error" in err.field
-    assert err.line is not None and "on_clasifier_error" in DEFAULT_TEXT.replace("on_classifier_error", "on_clasifier_error").splitlines()[err.line - 1]
+    assert (
+        err.line is not None
+        and "on_clasifier_error" in DEFAULT_TEXT.replace("on_classifier_error", "on_clasifier_error").splitlines()[err.line - 1]
+    )
 
 
 def test_rule_naming_unknown_signal():
@@ -77,7 +82,7 @@ def test_invalid_yaml_and_non_mapping():
 
 
 def test_threshold_order_checked():
-    err = _error(DEFAULT_TEXT.replace("{block: 0.75, review: 0.5}", "{block: 0.4, review: 0.5}", 1))
+    err = _error(DEFAULT_TEXT.replace("{block: 0.9, review: 0.45}", "{block: 0.4, review: 0.5}", 1))
     assert "review threshold" in err.message
 
 

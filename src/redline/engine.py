@@ -5,13 +5,12 @@ Shared by the CLI, the gateway and replay so that every surface decides the same
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from redline.classify import BuiltinClassifier, Classifier, ClassifierError
 from redline.decide import Decision, decide, decide_error
 from redline.policy import Policy, load_policy
-from redline.text import Conversation, InputError, conversation_from_messages, conversation_from_text
+from redline.text import Conversation, conversation_from_item, conversation_from_text
 
 
 def make_classifier(policy: Policy, backend: str, model_path: str | None = None) -> Classifier:
@@ -42,14 +41,7 @@ class Engine:
 
     def conversation(self, item: Any) -> Conversation:
         """Read an input object: `{"text": ...}` or `{"messages": [...]}` (optional `system`)."""
-        limit = self.policy.document.limits.max_input_chars
-        if not isinstance(item, Mapping):
-            raise InputError("each input must be a JSON object with `text` or `messages`")
-        if "messages" in item:
-            return conversation_from_messages(item["messages"], limit, system=item.get("system"))
-        if "text" in item:
-            return conversation_from_text(item["text"], limit)
-        raise InputError("input needs a `text` or `messages` field")
+        return conversation_from_item(item, self.policy.document.limits.max_input_chars)
 
     def decide(self, conversation: Conversation) -> Decision:
         try:

@@ -26,7 +26,14 @@ class Hit:
     text: str
 
     def as_evidence(self) -> dict[str, object]:
-        return {"signal": self.signal, "message": self.message, "source": self.source, "start": self.start, "end": self.end, "text": self.text}
+        return {
+            "signal": self.signal,
+            "message": self.message,
+            "source": self.source,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+        }
 
 
 Locator = Callable[[Iterable[str]], tuple[Hit, ...]]

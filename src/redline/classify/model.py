@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
@@ -18,7 +19,7 @@ import numpy as np
 import orjson
 
 from redline.classify.base import ClassifierError
-from redline.classify.features import sublinear_tf, terms
+from redline.classify.features import terms
 from redline.policy import RED_LINES, RedLineName
 
 FORMAT = "redline-linear/1"
@@ -46,6 +47,7 @@ class LinearModel:
     idf: np.ndarray  # (n_terms,)
     dense_names: list[str]
     dense_scale: float
+    norm_floor: float
     coef: np.ndarray  # (n_terms + n_dense, n_red_lines)
     intercept: np.ndarray  # (n_red_lines,)
     metadata: dict[str, Any]
@@ -54,20 +56,26 @@ class LinearModel:
         return terms(text, self.max_n, self.char_ns)
 
     def logits(self, counts: Counter[str], dense: list[float]) -> np.ndarray:
-        vocab = self.vocabulary
-        cols = [vocab[t] for t in counts if t in vocab]
+        get = self.vocabulary.get
+        cols: list[int] = []
+        tfs: list[int] = []
+        for term, n in counts.items():
+            col = get(term)
+            if col is not None:
+                cols.append(col)
+                tfs.append(n)
         z = self.intercept.copy()
         if cols:
-            idx = np.fromiter(cols, dtype=np.intp, count=len(cols))
-            tf = np.fromiter((sublinear_tf(counts[t]) for t in counts if t in vocab), dtype=np.float64, count=len(cols))
-            vals = tf * self.idf[idx]
-            vals /= np.sqrt(vals @ vals)
-            z += vals @ self.coef[idx]
+            idx = np.array(cols, dtype=np.intp)
+            vals = np.log(np.array(tfs, dtype=np.float64))
+            vals += 1.0  # sublinear tf
+            vals *= self.idf[idx]
+            z += (vals @ self.coef[idx]) / max(math.sqrt(vals @ vals), self.norm_floor)
         n_terms = len(self.idf)
-        on = [i for i, v in enumerate(dense) if v]
+        on = [n_terms + i for i, v in enumerate(dense) if v]
         if on:
-            z += self.dense_scale * self.coef[[n_terms + i for i in on]].sum(axis=0)
-        return z
+            z += self.dense_scale * self.coef[on].sum(axis=0)
+        return z  # (n_red_lines,)
 
     def scores(self, counts: Counter[str], dense: list[float]) -> dict[RedLineName, float]:
         z = self.logits(counts, dense)
@@ -87,6 +95,7 @@ class LinearModel:
             "idf": _encode(self.idf),
             "dense_names": self.dense_names,
             "dense_scale": self.dense_scale,
+            "norm_floor": self.norm_floor,
             "coef": _encode(self.coef),
             "intercept": [float(x) for x in self.intercept],
             "metadata": self.metadata,
@@ -112,6 +121,7 @@ class LinearModel:
                 idf=_decode(doc["idf"], (len(terms),)),
                 dense_names=list(doc["dense_names"]),
                 dense_scale=float(doc["dense_scale"]),
+                norm_floor=float(doc["norm_floor"]),
                 coef=_decode(doc["coef"], (n_feat, len(red_lines))),
                 intercept=np.asarray(doc["intercept"], dtype=np.float64),
                 metadata=dict(doc.get("metadata", {})),

@@ -18,24 +18,29 @@ from redline.classify.features import dense_feature_names, dense_features, fired
 from redline.classify.model import LinearModel
 from redline.corpus import Example
 from redline.policy import RED_LINES, Policy
-from redline.text import Conversation, InputError
-from redline.text.conversation import conversation_from_messages, conversation_from_text
+from redline.text import Conversation, InputError, conversation_from_item
 
 MAX_N = 2
-CHAR_NS = (4, 5)
+CHAR_NS = (5,)
 MIN_DF = 2
 DENSE_SCALE = 1.0
 C = 32.0
+HARD_NEGATIVE_WEIGHT = 2.0
+# A few words must not weigh like a whole paragraph: short texts are scaled by at least this norm.
+NORM_FLOOR = 25.0
+TOPIC_SIGNALS = {
+    "autonomous_weapons": ("weapon_system", "engagement", "target_selection"),
+    "mass_domestic_surveillance": ("surveillance_activity", "identity_resolution", "broker_data"),
+}
 
 
 def _conversation(policy: Policy, ex: Example) -> Conversation:
-    limit = policy.document.limits.max_input_chars
-    if "messages" in ex.item:
-        return conversation_from_messages(ex.item["messages"], limit, system=ex.item.get("system"))
-    return conversation_from_text(ex.item["text"], limit)
+    return conversation_from_item(ex.item, policy.document.limits.max_input_chars)
 
 
-def featurize(policy: Policy, examples: Sequence[Example], progress: Callable[[int], None] | None = None) -> tuple[list[Counter[str]], np.ndarray]:
+def featurize(
+    policy: Policy, examples: Sequence[Example], progress: Callable[[int], None] | None = None
+) -> tuple[list[Counter[str]], np.ndarray]:
     names = dense_feature_names(policy)
     counts, dense = [], []
     for ex in examples:
@@ -52,7 +57,7 @@ def _tfidf(counts: list[Counter[str]], vocab: dict[str, int], idf: np.ndarray) -
     rows, cols, vals = [], [], []
     for r, c in enumerate(counts):
         entries = [(vocab[t], sublinear_tf(n) * idf[vocab[t]]) for t, n in c.items() if t in vocab]
-        norm = math.sqrt(sum(v * v for _, v in entries)) or 1.0
+        norm = max(math.sqrt(sum(v * v for _, v in entries)), NORM_FLOOR)
         for col, v in entries:
             rows.append(r)
             cols.append(col)
@@ -65,6 +70,7 @@ def fit(
     examples: Sequence[Example],
     c: float = C,
     dense_scale: float = DENSE_SCALE,
+    hard_negative_weight: float = HARD_NEGATIVE_WEIGHT,
     progress: Callable[[int], None] | None = None,
 ) -> LinearModel:
     for ex in examples:
@@ -84,10 +90,16 @@ def fit(
     coef = np.zeros((x.shape[1], len(RED_LINES)))
     intercept = np.zeros(len(RED_LINES))
     labels = np.array([ex.label for ex in examples])
+    names = dense_feature_names(policy)
     for j, rl in enumerate(RED_LINES):
         y = (labels == rl).astype(int)
+        # Hard negatives — permitted work that shares the red line's topic (weapons for one, people
+        # and their data for the other) — weigh more, so topic alone does not read as violation.
+        topic_cols = [names.index(f"sig:{s}") for s in TOPIC_SIGNALS[rl] if f"sig:{s}" in names]
+        hard = (y == 0) & (dense[:, topic_cols].max(axis=1) > 0) if topic_cols else np.zeros(len(y), bool)
+        weights = np.where(hard, hard_negative_weight, 1.0)
         clf = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=0)
-        clf.fit(x, y)
+        clf.fit(x, y, sample_weight=weights)
         coef[:, j] = clf.coef_[0]
         intercept[j] = clf.intercept_[0]
     return LinearModel(
@@ -98,6 +110,7 @@ def fit(
         idf=idf,
         dense_names=dense_feature_names(policy),
         dense_scale=dense_scale,
+        norm_floor=NORM_FLOOR,
         coef=coef,
         intercept=intercept,
         metadata={

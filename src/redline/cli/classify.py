@@ -52,7 +52,13 @@ def _interactive(engine: Engine) -> None:
 
 @click.command()
 @click.argument("text", required=False)
-@click.option("--jsonl", "jsonl_path", type=str, default=None, help="JSONL input ('-' for stdin): lines with `text` or `messages`, optional `id`, `tenant`.")
+@click.option(
+    "--jsonl",
+    "jsonl_path",
+    type=str,
+    default=None,
+    help="JSONL input ('-' for stdin): lines with `text` or `messages`, optional `id`, `tenant`.",
+)
 @policy_option
 @model_option
 @click.option("--backend", type=BACKENDS, default=None, help="Classifier backend (default: the policy's).")

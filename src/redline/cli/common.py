@@ -22,8 +22,12 @@ EXIT_INPUT = 1
 
 err_console = Console(stderr=True)
 
-policy_option = click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None, help="Policy file (default: the built-in policy).")
-model_option = click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None, help="Built-in model file (default: the packaged model).")
+policy_option = click.option(
+    "--policy", "policy_path", type=click.Path(dir_okay=False), default=None, help="Policy file (default: the built-in policy)."
+)
+model_option = click.option(
+    "--model", "model_path", type=click.Path(dir_okay=False), default=None, help="Built-in model file (default: the packaged model)."
+)
 
 
 def fail(message: str, code: int) -> None:

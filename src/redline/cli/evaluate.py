@@ -25,7 +25,9 @@ def _print_report(report: Report, mistakes: int) -> None:
         t.add_row(rl, str(int(m["n"])), f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['recall_flagged']:.3f}", f"{m['fpr']:.3f}")
     console.print(t)
     p = report.permitted
-    console.print(f"permitted (n={int(p['n'])}): block rate {p['block_rate']:.3f}, review rate {p['review_rate']:.3f}, allow rate {p['allow_rate']:.3f}")
+    console.print(
+        f"permitted (n={int(p['n'])}): block rate {p['block_rate']:.3f}, review rate {p['review_rate']:.3f}, allow rate {p['allow_rate']:.3f}"
+    )
     cm = Table(title="confusion (label x outcome)")
     outcomes = ["allow", "review", *(f"block:{rl}" for rl in RED_LINES)]
     cm.add_column("label")
@@ -46,8 +48,12 @@ def _print_report(report: Report, mistakes: int) -> None:
 @click.option("--mistakes", default=0, show_default=True, help="List up to N misclassified example ids.")
 @policy_option
 @model_option
-@click.option("--backend", type=click.Choice(["builtin", "semantic", "judge"]), default=None, help="Classifier backend (default: the policy's).")
-def eval_command(data_path: str, as_json: bool, mistakes: int, policy_path: str | None, model_path: str | None, backend: str | None) -> None:
+@click.option(
+    "--backend", type=click.Choice(["builtin", "semantic", "judge"]), default=None, help="Classifier backend (default: the policy's)."
+)
+def eval_command(
+    data_path: str, as_json: bool, mistakes: int, policy_path: str | None, model_path: str | None, backend: str | None
+) -> None:
     """Measure decisions against labels: per red line precision / recall / FPR, review rate,
     confusion matrix and latency percentiles."""
     path = Path(data_path)

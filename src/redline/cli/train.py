@@ -10,16 +10,19 @@ import click
 from redline.classify.model import packaged_model_path, save_model
 from redline.classify.train import fit
 from redline.cli.common import EXIT_INPUT, EXIT_POLICY, fail, policy_option, progress_bar
-from redline.corpus import CorpusError, read_examples
-from redline.policy import PolicyError, load_policy
-from redline.text import InputError
+from redline.corpus import CorpusError, Example, read_examples
+from redline.policy import Policy, PolicyError, load_policy
+from redline.text import InputError, conversation_from_item
 
 
 @click.command()
 @click.option("--corpus", "corpus_path", default="data/corpus/train.jsonl", show_default=True, help="Training JSONL file or directory.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Where to write the model (default: the packaged model).")
+@click.option(
+    "--out", "out_path", type=click.Path(dir_okay=False), default=None, help="Where to write the model (default: the packaged model)."
+)
 @policy_option
-def train(corpus_path: str, out_path: str | None, policy_path: str | None) -> None:
+@click.option("--backend", type=click.Choice(["builtin", "semantic"]), default="builtin", show_default=True, help="Which model to train.")
+def train(corpus_path: str, out_path: str | None, policy_path: str | None, backend: str) -> None:
     """Train the built-in classifier (deterministic; seconds on 2 cores).
 
     Writes the model as JSON plus a .sha256 sidecar; the model is refused at load if either
@@ -40,6 +43,9 @@ def train(corpus_path: str, out_path: str | None, policy_path: str | None) -> No
     if not examples:
         fail(f"{corpus_path} has no examples", EXIT_INPUT)
     t0 = time.perf_counter()
+    if backend == "semantic":
+        _train_semantic(policy, examples, out_path, t0)
+        return
     try:
         with progress_bar(len(examples), "featurize") as advance:
             model = fit(policy, examples, progress=lambda n: advance(n))
@@ -49,4 +55,20 @@ def train(corpus_path: str, out_path: str | None, policy_path: str | None) -> No
     digest = save_model(model, out)
     click.echo(f"trained on {len(examples)} examples ({model.metadata['labels']}) in {time.perf_counter() - t0:.1f}s")
     click.echo(f"{len(model.vocabulary)} terms, {len(model.dense_names)} signal features")
+    click.echo(f"wrote {out} sha256 {digest}")
+
+
+def _train_semantic(policy: Policy, examples: list[Example], out_path: str | None, t0: float) -> None:
+    from redline.classify.base import ClassifierError
+    from redline.classify.semantic import HEAD_NAME, Encoder, save_head, train_head
+
+    limit = policy.document.limits.max_input_chars
+    try:
+        texts = [conversation_from_item(ex.item, limit).text for ex in examples]
+        head = train_head(policy, Encoder(), texts, [ex.label for ex in examples])
+    except (InputError, ClassifierError) as e:
+        fail(str(e), EXIT_INPUT)
+    out = Path(out_path) if out_path else packaged_model_path(HEAD_NAME)
+    digest = save_head(head, out)
+    click.echo(f"trained semantic head on {len(examples)} examples in {time.perf_counter() - t0:.1f}s")
     click.echo(f"wrote {out} sha256 {digest}")

@@ -30,17 +30,17 @@ def _evidence(policy: Policy, assessment: Assessment, red_line: RedLineName | No
         wanted: list[str] = []
     else:
         wanted = list(dict.fromkeys([*rule.when.all, *rule.when.any, *policy.document.red_lines[red_line].signals]))
-    rank = {name: i for i, name in enumerate(wanted)}
     seen: set[tuple[str, str]] = set()
-    out = []
-    for hit in sorted(assessment.hits(wanted), key=lambda h: (rank[h.signal], h.message, h.start)):
-        key = (hit.signal, hit.text)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(hit.as_evidence())
-        if len(out) >= MAX_EVIDENCE:
-            break
+    out: list[dict[str, Any]] = []
+    for signal in wanted:  # in rank order, located one at a time: most decisions need only a few
+        for hit in sorted(assessment.hits([signal]), key=lambda h: (h.message, h.start)):
+            key = (hit.signal, hit.text)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(hit.as_evidence())
+            if len(out) >= MAX_EVIDENCE:
+                return out
     return out
 
 

@@ -17,6 +17,7 @@ import rfc8785
 import yaml
 from pydantic import ValidationError
 
+from redline.policy.matcher import SignalMatcher
 from redline.policy.schema import RED_LINES, PolicyDocument, RedLineName
 
 DEFAULT_POLICY_NAME = "default.yaml"
@@ -33,7 +34,8 @@ class PolicyError(Exception):
 
 @dataclass(frozen=True)
 class CompiledSignal:
-    """One signal with its patterns compiled (RE2: linear time, no backtracking blow-ups)."""
+    """One signal with its patterns compiled (RE2: linear time, no backtracking blow-ups);
+    used to locate evidence spans. Which signals fire is answered by the policy's matcher."""
 
     name: str
     red_line: RedLineName | None
@@ -48,27 +50,13 @@ def _re2_options() -> re2.Options:
     return opts
 
 
-class SignalSet:
-    """All signals in one RE2 set: which signals fire in a text, in one pass."""
-
-    def __init__(self, signals: tuple[CompiledSignal, ...]) -> None:
-        self._names = tuple(s.name for s in signals)
-        self._set = re2.Set.SearchSet(_re2_options())
-        for s in signals:
-            self._set.Add(s.regex.pattern)
-        self._set.Compile()
-
-    def fired(self, text: str) -> frozenset[str]:
-        return frozenset(self._names[i] for i in self._set.Match(text) or ())  # None: nothing matched
-
-
 @dataclass(frozen=True)
 class Policy:
     """A validated policy: the document, its compiled signals, its version and where it came from."""
 
     document: PolicyDocument
     signals: tuple[CompiledSignal, ...]
-    signal_set: SignalSet
+    signal_set: SignalMatcher
     version: str
     source: str
 
@@ -114,8 +102,16 @@ def version_of(data: Any) -> str:
     return hashlib.sha256(rfc8785.dumps(data)).hexdigest()
 
 
+_NON_ASCII_CLASS = re2.compile(r"\[[^\]]*[^\x00-\x7f][^\]]*\]")
+
+
 def _compile_patterns(patterns: list[str], file: str, lines: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> re2._Regexp:
     for i, p in enumerate(patterns):
+        if _NON_ASCII_CLASS.search(p):
+            # the matcher reads UTF-8 bytes; a class of multi-byte letters would match half a letter
+            raise PolicyError(
+                file, _nearest_line(lines, (*loc, i)), _field((*loc, i)), "non-ASCII letters inside [...]: write (?:a|b) instead"
+            )
         try:
             re2.compile(p, _re2_options())
         except re2.error as e:
@@ -124,9 +120,10 @@ def _compile_patterns(patterns: list[str], file: str, lines: dict[tuple[str | in
     return re2.compile("|".join(f"(?:{p})" for p in patterns), _re2_options())
 
 
-def _compile(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], int]) -> tuple[CompiledSignal, ...]:
+def _compile(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], int]) -> tuple[tuple[CompiledSignal, ...], SignalMatcher]:
     home = doc.home_country
     compiled = []
+    flat: list[tuple[str, str]] = []
     for name, spec in doc.signals.items():
         loc: tuple[str | int, ...] = ("signals", name, "patterns")
         patterns = spec.patterns
@@ -135,9 +132,34 @@ def _compile(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], 
         elif spec.from_home_country == "foreign":
             patterns, loc = home.foreign_indicators, ("home_country", "foreign_indicators")
         if not patterns:
-            raise PolicyError(file, _nearest_line(lines, ("signals", name)), f"signals.{name}", "a signal needs patterns or from_home_country")
+            raise PolicyError(
+                file, _nearest_line(lines, ("signals", name)), f"signals.{name}", "a signal needs patterns or from_home_country"
+            )
         compiled.append(CompiledSignal(name, spec.red_line, spec.description, _compile_patterns(patterns, file, lines, loc)))
-    return tuple(compiled)
+        flat.extend((name, p) for p in patterns)
+    matcher = SignalMatcher(flat, _re2_options())
+    bad = matcher.prepare()
+    if bad is not None:
+        name, pattern = flat[bad]
+        spec = doc.signals[name]
+        where: tuple[str | int, ...] = ("signals", name, "patterns")
+        if spec.from_home_country:
+            where = ("home_country", f"{spec.from_home_country}_indicators")
+        source = (
+            home.domestic_indicators
+            if spec.from_home_country == "domestic"
+            else home.foreign_indicators
+            if spec.from_home_country
+            else spec.patterns
+        )
+        idx = source.index(pattern)
+        raise PolicyError(
+            file,
+            _nearest_line(lines, (*where, idx)),
+            _field((*where, idx)),
+            "pattern too complex for the signal matcher; shorten its bounded gaps",
+        )
+    return tuple(compiled), matcher
 
 
 def _check_references(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], int]) -> None:
@@ -152,25 +174,36 @@ def _check_references(doc: PolicyDocument, file: str, lines: dict[tuple[str | in
         unknown(("red_lines", rl_name, "signals"), rl.signals)
     for i, rule in enumerate(doc.rules):
         unknown(("rules", i, "when"), rule.when.signal_names())
-        refs = {**rule.when.score_at_least, **rule.when.score_below}
-        if any(isinstance(v, str) for v in refs.values()) and rule.red_line is None:
-            raise PolicyError(file, _nearest_line(lines, ("rules", i, "when")), f"rules.{i}.when", "threshold references need the rule's red_line")
     ids = [r.id for r in doc.rules]
     for i, rid in enumerate(ids):
         if rid in ids[:i]:
             raise PolicyError(file, _nearest_line(lines, ("rules", i, "id")), f"rules.{i}.id", f"duplicate rule id {rid!r}")
     if doc.rules[-1].when.model_dump(exclude_defaults=True):
-        raise PolicyError(file, _nearest_line(lines, ("rules", len(ids) - 1)), f"rules.{len(ids) - 1}", "the last rule must be an unconditional default (when: {})")
-    for rl in RED_LINES:
-        t = doc.thresholds[rl]
+        raise PolicyError(
+            file,
+            _nearest_line(lines, ("rules", len(ids) - 1)),
+            f"rules.{len(ids) - 1}",
+            "the last rule must be an unconditional default (when: {})",
+        )
+    for line_name in RED_LINES:
+        t = doc.thresholds[line_name]
         if t.review > t.block:
-            raise PolicyError(file, _nearest_line(lines, ("thresholds", rl)), f"thresholds.{rl}", "review threshold must not exceed block threshold")
+            raise PolicyError(
+                file,
+                _nearest_line(lines, ("thresholds", line_name)),
+                f"thresholds.{line_name}",
+                "review threshold must not exceed block threshold",
+            )
     for i, name in enumerate(doc.default_authorities):
         if name not in doc.authorities:
-            raise PolicyError(file, _nearest_line(lines, ("default_authorities", i)), f"default_authorities.{i}", f"unknown authority {name!r}")
+            raise PolicyError(
+                file, _nearest_line(lines, ("default_authorities", i)), f"default_authorities.{i}", f"unknown authority {name!r}"
+            )
     limits = doc.limits
     if limits.window_overlap >= limits.window_chars:
-        raise PolicyError(file, _nearest_line(lines, ("limits", "window_overlap")), "limits.window_overlap", "must be smaller than window_chars")
+        raise PolicyError(
+            file, _nearest_line(lines, ("limits", "window_overlap")), "limits.window_overlap", "must be smaller than window_chars"
+        )
 
 
 def parse_policy(text: str, file: str) -> Policy:
@@ -191,8 +224,8 @@ def parse_policy(text: str, file: str) -> Policy:
         loc = tuple(err["loc"])
         raise PolicyError(file, _nearest_line(lines, loc), _field(loc), err["msg"]) from None
     _check_references(doc, file, lines)
-    signals = _compile(doc, file, lines)
-    return Policy(document=doc, signals=signals, signal_set=SignalSet(signals), version=version_of(data), source=file)
+    signals, matcher = _compile(doc, file, lines)
+    return Policy(document=doc, signals=signals, signal_set=matcher, version=version_of(data), source=file)
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

@@ -4,7 +4,14 @@ Owns turning raw input (a string, OpenAI-style messages) into canonical text seg
 score, decide, or know about red lines.
 """
 
-from redline.text.conversation import Conversation, InputError, Segment, conversation_from_messages, conversation_from_text
+from redline.text.conversation import (
+    Conversation,
+    InputError,
+    Segment,
+    conversation_from_item,
+    conversation_from_messages,
+    conversation_from_text,
+)
 from redline.text.decode import Payload, find_payloads
 from redline.text.normalize import normalize
 
@@ -13,6 +20,7 @@ __all__ = [
     "InputError",
     "Payload",
     "Segment",
+    "conversation_from_item",
     "conversation_from_messages",
     "conversation_from_text",
     "find_payloads",

@@ -145,3 +145,14 @@ def conversation_from_messages(messages: Any, max_chars: int, system: Any = None
         calls = _tool_calls_text(msg.get("tool_calls"), where)
         items.append((role, f"{text}\n{calls}" if calls else text))
     return _build(items, max_chars)
+
+
+def conversation_from_item(item: Any, max_chars: int) -> Conversation:
+    """An input object: `{"text": ...}` or `{"messages": [...]}` (optional Anthropic-style `system`)."""
+    if not isinstance(item, Mapping):
+        raise InputError("each input must be a JSON object with `text` or `messages`")
+    if "messages" in item:
+        return conversation_from_messages(item["messages"], max_chars, system=item.get("system"))
+    if "text" in item:
+        return conversation_from_text(item["text"], max_chars)
+    raise InputError("input needs a `text` or `messages` field")

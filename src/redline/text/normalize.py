@@ -30,11 +30,16 @@ _CONFUSABLE_CLASS = "".join(sorted(_CONFUSABLES))
 # Leetspeak digits and symbols, folded only in tokens that are mostly letters already.
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"})
 
-_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_INVISIBLE_CHARS = [
+    0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), *range(0x200B, 0x2010),
+    *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0x3164, *range(0xFE00, 0xFE10), 0xFEFF, 0xFFA0,
+]  # fmt: skip
+_CONTROL_CHARS = [c for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if c not in (0x09, 0x0A)]
+_STRIP_TABLE: dict[int, str | None] = {**dict.fromkeys(_INVISIBLE_CHARS), **dict.fromkeys(_CONTROL_CHARS, " ")}
 _WORD_WITH_FOREIGN = re.compile(rf"[a-z{_CONFUSABLE_CLASS}\w]*[{_CONFUSABLE_CLASS}][a-z{_CONFUSABLE_CLASS}\w]*")
 # Only tokens mixing letters with digits or @/$ are candidates.
 _LEET_TOKEN = re.compile(r"(?<![\w@$])[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z])[a-z0-9@$]*(?![\w@$])")
+_HAS_LEET = re.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")
 _EMAIL_TAIL = re.compile(r"\.[a-z]")
 # A legitimate alphanumeric designator ("f35", "mq9", "155mm", "sm-3") is not leetspeak.
 _DESIGNATOR = re.compile(r"^(?:[a-z]{1,4}\d+[a-z]?|\d+[a-z]{1,3})$")
@@ -47,8 +52,9 @@ _NEWLINES = re.compile(r"\n{3,}")
 
 
 def _strip_controls(text: str) -> str:
-    # Controls other than newline and tab become spaces so they cannot glue or split words silently.
-    return _CONTROL.sub(" ", _INVISIBLE.sub("", text))
+    # Invisible format characters go; controls other than newline and tab become spaces so they
+    # cannot glue or split words silently. One C-level pass.
+    return text.translate(_STRIP_TABLE)
 
 
 def _fold_confusables(text: str) -> str:
@@ -84,10 +90,15 @@ def normalize(text: str) -> str:
     """Return the canonical form every detector reads."""
     text = unicodedata.normalize("NFKC", text)
     text = _strip_controls(text)
-    text = _SNAKE.sub(" ", _CAMEL.sub(" ", text)).lower()
+    lowered = text.lower()
+    # only text with capitals can hold camelCase identifiers
+    text = _CAMEL.sub(" ", text).lower() if lowered != text else lowered
+    if "_" in text:
+        text = _SNAKE.sub(" ", text)
     if not text.isascii():
         text = _fold_confusables(text)
     text = _join_spaced(text)
-    text = _fold_leet(text)
+    if _HAS_LEET.search(text):
+        text = _fold_leet(text)
     text = _WS.sub(" ", text)
     return _NEWLINES.sub("\n\n", text).strip()
