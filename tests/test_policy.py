@@ -46,11 +46,11 @@ def _error(text: str) -> PolicyError:
 
 def test_wrong_type_names_line_and_field():
     text = DEFAULT_TEXT.replace(
-        "  mass_domestic_surveillance: {block: 0.9, review: 0.45}", "  mass_domestic_surveillance: {block: high, review: 0.5}"
+        "  mass_domestic_surveillance: {block: 0.85, review: 0.4}", "  mass_domestic_surveillance: {block: high, review: 0.5}"
     )
     err = _error(text)
     assert err.field == "thresholds.mass_domestic_surveillance.block"
-    assert err.line == DEFAULT_TEXT.splitlines().index("  mass_domestic_surveillance: {block: 0.9, review: 0.45}") + 1
+    assert err.line == DEFAULT_TEXT.splitlines().index("  mass_domestic_surveillance: {block: 0.85, review: 0.4}") + 1
     assert str(err).startswith(f"bad.yaml:{err.line}: thresholds.mass_domestic_surveillance.block")
 
 
@@ -82,7 +82,7 @@ def test_invalid_yaml_and_non_mapping():
 
 
 def test_threshold_order_checked():
-    err = _error(DEFAULT_TEXT.replace("{block: 0.9, review: 0.45}", "{block: 0.4, review: 0.5}", 1))
+    err = _error(DEFAULT_TEXT.replace("{block: 0.85, review: 0.4}", "{block: 0.4, review: 0.5}", 1))
     assert "review threshold" in err.message
 
 

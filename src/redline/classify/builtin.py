@@ -1,8 +1,9 @@
 """The built-in backend: policy signals + linear model, on CPU, deterministic, sub-millisecond.
 
 The whole conversation is judged as one text (intent split across turns is still one intent), and
-each message is also judged alone (a violating message is not diluted by a long benign chat); a
-red line's score is the highest of these. Long texts are read in overlapping windows.
+the current ask and any decoded payload are also judged alone (so a long benign chat does not
+dilute them); a red line's score is the highest of these. Long texts are read in overlapping
+windows, so a violation buried in a long conversation is not diluted either.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from redline.classify.base import Assessment, ClassifierError, Hit
 from redline.classify.features import dense_feature_names, dense_features, fired_signals
-from redline.classify.model import LinearModel, load_model, packaged_model_path
+from redline.classify.model import TextModel, load_model, packaged_model_path
 from redline.policy import RED_LINES, Policy, RedLineName
 from redline.text import Conversation
 
@@ -34,9 +35,9 @@ def windows(length: int, size: int, overlap: int) -> Iterator[tuple[int, int]]:
 
 def locator(policy: Policy, conversation: Conversation) -> Callable[[Iterable[str]], tuple[Hit, ...]]:
     """Find the spans of the named signals in each segment (for evidence)."""
-    by_name = {s.name: s for s in policy.signals}
 
     def locate(signals: Iterable[str]) -> tuple[Hit, ...]:
+        by_name = policy.signals_by_name
         wanted = [by_name[n] for n in signals if n in by_name]
         return tuple(
             Hit(sig.name, seg.message, seg.source, m.start(), m.end(), m.group(0))
@@ -48,10 +49,22 @@ def locator(policy: Policy, conversation: Conversation) -> Callable[[Iterable[st
     return locate
 
 
+def focus_texts(conversation: Conversation) -> list[str]:
+    """Texts judged alone besides the whole conversation: the current ask (the last user message)
+    and every decoded payload, so neither is diluted by surrounding context. Earlier turns are
+    context: they count through the whole conversation, read in windows."""
+    segs = conversation.segments
+    if len(segs) == 1:
+        return []
+    user = [s for s in segs if s.role == "user" and s.source == "text"]
+    last = user[-1].message if user else None
+    return [s.text for s in segs if s.source != "text" or s.message == last]
+
+
 class BuiltinClassifier:
     name = "builtin"
 
-    def __init__(self, policy: Policy, model: LinearModel, model_sha256: str = "") -> None:
+    def __init__(self, policy: Policy, model: TextModel, model_sha256: str = "") -> None:
         expected = dense_feature_names(policy)
         if model.dense_names != expected:
             raise ClassifierError("model was trained with different policy signals; run `redline train` with this policy")
@@ -85,9 +98,8 @@ class BuiltinClassifier:
     def assess(self, conversation: Conversation) -> Assessment:
         scores: dict[RedLineName, float] = dict.fromkeys(RED_LINES, 0.0)
         fired = self._score_text(conversation.text, scores)
-        if len(conversation.segments) > 1:
-            for seg in conversation.segments:
-                self._score_text(seg.text, scores)
+        for text in focus_texts(conversation):
+            self._score_text(text, scores)
         return Assessment(scores=scores, signals=fired, backend=self.name, locate=locator(self.policy, conversation))
 
     def assess_many(self, conversations: list[Conversation]) -> list[Assessment]:

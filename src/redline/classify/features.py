@@ -240,8 +240,11 @@ STOPWORDS = frozenset(
 
 
 def _tokens(text: str) -> list[str]:
+    tokens: list[str] = _TOKEN.findall(text)
+    if text.isascii():
+        return tokens
     out: list[str] = []
-    for tok in _TOKEN.findall(text):
+    for tok in tokens:
         if _CJK.search(tok) and len(tok) > 2:
             out.extend(tok[i : i + 2] for i in range(len(tok) - 1))
         else:

@@ -1,6 +1,6 @@
-"""The built-in model artifact: a linear model stored as plain JSON, verified by SHA-256 at load.
+"""The built-in model artifact, stored as plain JSON and verified by SHA-256 at load.
 
-No pickle: weights are little-endian float32 arrays in base64 inside one JSON document, and the
+No pickle: weights are little-endian float16 arrays in base64 inside one JSON document, and the
 file's hash must match its sidecar (and the policy's pin, when the policy sets one).
 """
 
@@ -22,40 +22,49 @@ from redline.classify.base import ClassifierError
 from redline.classify.features import terms
 from redline.policy import RED_LINES, RedLineName
 
-FORMAT = "redline-linear/1"
+FORMAT = "redline-mlp/1"
 
 
 def _encode(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode("ascii")
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f2").tobytes()).decode("ascii")
 
 
 def _decode(s: str, shape: tuple[int, ...]) -> np.ndarray:
-    a = np.frombuffer(base64.b64decode(s), dtype="<f4").astype(np.float64)
+    a = np.frombuffer(base64.b64decode(s), dtype="<f2").astype(np.float64)
     if a.size != int(np.prod(shape)):
         raise ClassifierError(f"model array has {a.size} values, expected {shape}")
     return a.reshape(shape)
 
 
 @dataclass
-class LinearModel:
-    """One-vs-rest logistic scores per red line over TF-IDF terms plus dense signal features."""
+class TextModel:
+    """A one-hidden-layer network over TF-IDF terms plus the policy's signal features.
 
-    red_lines: tuple[RedLineName, ...]
+    Inputs are sparse (a prompt touches ~150 of ~40k terms), so the first layer is a weighted sum
+    of ~150 rows; the hidden layer lets signals and terms interact ("turret" means little without
+    "no operator"). Outputs are a softmax over permitted and the two red lines.
+    """
+
+    classes: tuple[str, ...]  # softmax order; includes "permitted" and both red lines
     max_n: int
     char_ns: tuple[int, ...]
     vocabulary: dict[str, int]
     idf: np.ndarray  # (n_terms,)
     dense_names: list[str]
-    dense_scale: float
     norm_floor: float
-    coef: np.ndarray  # (n_terms + n_dense, n_red_lines)
-    intercept: np.ndarray  # (n_red_lines,)
+    w1: np.ndarray  # (n_terms + n_dense, hidden)
+    b1: np.ndarray  # (hidden,)
+    w2: np.ndarray  # (hidden, n_classes)
+    b2: np.ndarray  # (n_classes,)
     metadata: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self._rows = [self.classes.index(rl) for rl in RED_LINES]
 
     def terms(self, text: str) -> Counter[str]:
         return terms(text, self.max_n, self.char_ns)
 
-    def logits(self, counts: Counter[str], dense: list[float]) -> np.ndarray:
+    def hidden(self, counts: Counter[str], dense: list[float]) -> np.ndarray:
         get = self.vocabulary.get
         cols: list[int] = []
         tfs: list[int] = []
@@ -64,66 +73,72 @@ class LinearModel:
             if col is not None:
                 cols.append(col)
                 tfs.append(n)
-        z = self.intercept.copy()
+        h = self.b1.copy()
         if cols:
             idx = np.array(cols, dtype=np.intp)
             vals = np.log(np.array(tfs, dtype=np.float64))
             vals += 1.0  # sublinear tf
             vals *= self.idf[idx]
-            z += (vals @ self.coef[idx]) / max(math.sqrt(vals @ vals), self.norm_floor)
+            h += (vals @ self.w1[idx]) / max(math.sqrt(vals @ vals), self.norm_floor)
         n_terms = len(self.idf)
         on = [n_terms + i for i, v in enumerate(dense) if v]
         if on:
-            z += self.dense_scale * self.coef[on].sum(axis=0)
-        return z  # (n_red_lines,)
+            h += self.w1[on].sum(axis=0)
+        return np.maximum(h, 0.0, out=h)
 
     def scores(self, counts: Counter[str], dense: list[float]) -> dict[RedLineName, float]:
-        z = self.logits(counts, dense)
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
-        return {rl: float(p[i]) for i, rl in enumerate(self.red_lines)}
+        z = self.hidden(counts, dense) @ self.w2 + self.b2
+        z -= z.max()
+        p = np.exp(z)
+        p /= p.sum()
+        return {rl: float(p[i]) for rl, i in zip(RED_LINES, self._rows, strict=True)}
 
     # --- persistence ---
 
     def to_json(self) -> bytes:
-        terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        terms_ = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         doc = {
             "format": FORMAT,
-            "red_lines": list(self.red_lines),
+            "classes": list(self.classes),
             "max_n": self.max_n,
             "char_ns": list(self.char_ns),
-            "terms": terms,
+            "terms": terms_,
             "idf": _encode(self.idf),
             "dense_names": self.dense_names,
-            "dense_scale": self.dense_scale,
             "norm_floor": self.norm_floor,
-            "coef": _encode(self.coef),
-            "intercept": [float(x) for x in self.intercept],
+            "hidden": int(self.b1.shape[0]),
+            "w1": _encode(self.w1),
+            "b1": _encode(self.b1),
+            "w2": _encode(self.w2),
+            "b2": _encode(self.b2),
             "metadata": self.metadata,
         }
         return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
     @classmethod
-    def from_json(cls, raw: bytes) -> LinearModel:
+    def from_json(cls, raw: bytes) -> TextModel:
         try:
             doc = orjson.loads(raw)
             if doc.get("format") != FORMAT:
-                raise ClassifierError(f"unsupported model format {doc.get('format')!r}")
-            terms = doc["terms"]
-            red_lines = tuple(doc["red_lines"])
-            if set(red_lines) != set(RED_LINES):
-                raise ClassifierError("model red lines do not match the policy's")
-            n_feat = len(terms) + len(doc["dense_names"])
+                raise ClassifierError(f"unsupported model format {doc.get('format')!r}; run `redline train`")
+            classes = tuple(doc["classes"])
+            if not set(RED_LINES) <= set(classes):
+                raise ClassifierError("model classes do not include both red lines")
+            terms_ = doc["terms"]
+            hidden = int(doc["hidden"])
+            n_in = len(terms_) + len(doc["dense_names"])
             return cls(
-                red_lines=red_lines,
+                classes=classes,
                 max_n=int(doc["max_n"]),
                 char_ns=tuple(int(n) for n in doc["char_ns"]),
-                vocabulary={t: i for i, t in enumerate(terms)},
-                idf=_decode(doc["idf"], (len(terms),)),
+                vocabulary={t: i for i, t in enumerate(terms_)},
+                idf=_decode(doc["idf"], (len(terms_),)),
                 dense_names=list(doc["dense_names"]),
-                dense_scale=float(doc["dense_scale"]),
                 norm_floor=float(doc["norm_floor"]),
-                coef=_decode(doc["coef"], (n_feat, len(red_lines))),
-                intercept=np.asarray(doc["intercept"], dtype=np.float64),
+                w1=_decode(doc["w1"], (n_in, hidden)),
+                b1=_decode(doc["b1"], (hidden,)),
+                w2=_decode(doc["w2"], (hidden, len(classes))),
+                b2=_decode(doc["b2"], (len(classes),)),
                 metadata=dict(doc.get("metadata", {})),
             )
         except (KeyError, TypeError, ValueError) as e:
@@ -138,7 +153,7 @@ def packaged_model_path(name: str) -> Path:
     return Path(str(resources.files("redline.classify").joinpath(name)))
 
 
-def save_model(model: LinearModel, path: Path) -> str:
+def save_model(model: TextModel, path: Path) -> str:
     """Write the model and its `.sha256` sidecar; return the hash."""
     raw = model.to_json()
     digest = sha256_hex(raw)
@@ -147,7 +162,7 @@ def save_model(model: LinearModel, path: Path) -> str:
     return digest
 
 
-def load_model(path: Path, expected_sha256: str | None = None) -> tuple[LinearModel, str]:
+def load_model(path: Path, expected_sha256: str | None = None) -> tuple[TextModel, str]:
     """Read a model, refusing it unless its hash matches the sidecar and the policy's pin."""
     try:
         raw = path.read_bytes()
@@ -163,4 +178,4 @@ def load_model(path: Path, expected_sha256: str | None = None) -> tuple[LinearMo
         raise ClassifierError(f"model {path} does not match its recorded SHA-256")
     if expected_sha256 is not None and expected_sha256 != digest:
         raise ClassifierError(f"model {path} does not match the hash pinned by the policy")
-    return LinearModel.from_json(raw), digest
+    return TextModel.from_json(raw), digest

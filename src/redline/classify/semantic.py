@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from redline.classify.base import Assessment, ClassifierError
-from redline.classify.builtin import locator, windows
+from redline.classify.builtin import focus_texts, locator, windows
 from redline.classify.features import dense_feature_names, dense_features, fired_signals
 from redline.classify.model import packaged_model_path, sha256_hex
 from redline.policy import RED_LINES, Policy, RedLineName
@@ -93,7 +93,7 @@ class SemanticClassifier:
         return cls(policy, Encoder(), coef, np.asarray(doc["intercept"], dtype=np.float64))
 
     def _chunks(self, conversation: Conversation) -> list[str]:
-        units = [conversation.text] + ([s.text for s in conversation.segments] if len(conversation.segments) > 1 else [])
+        units = [conversation.text, *focus_texts(conversation)]
         return [u[a:b] for u in units for a, b in windows(len(u), WINDOW_CHARS, WINDOW_OVERLAP)]
 
     def assess_many(self, conversations: list[Conversation]) -> list[Assessment]:
@@ -136,7 +136,7 @@ def train_head(policy: Policy, encoder: Encoder, texts: Sequence[str], labels: S
         "dense_names": dense_feature_names(policy),
         "coef": coef.round(7).tolist(),
         "intercept": intercept.round(7).tolist(),
-        "metadata": {"examples": len(texts), "C": c, "policy_version": policy.version},
+        "metadata": {"examples": len(texts), "C": c},
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,10 @@ class Policy:
     signal_set: SignalMatcher
     version: str
     source: str
+
+    @cached_property
+    def signals_by_name(self) -> dict[str, CompiledSignal]:
+        return {s.name: s for s in self.signals}
 
     def threshold(self, red_line: RedLineName, which: str) -> float:
         t = self.document.thresholds[red_line]
