@@ -84,7 +84,8 @@ class TextModel:
         on = [n_terms + i for i, v in enumerate(dense) if v]
         if on:
             h += self.w1[on].sum(axis=0)
-        return np.maximum(h, 0.0, out=h)
+        np.maximum(h, 0.0, out=h)  # ReLU
+        return h
 
     def scores(self, counts: Counter[str], dense: list[float]) -> dict[RedLineName, float]:
         z = self.hidden(counts, dense) @ self.w2 + self.b2
