@@ -30,11 +30,11 @@ N_PROMPTS = 400
 ROUNDS = 5
 
 
-def prompts() -> list[str]:
+def prompts(permitted_only: bool = False) -> list[str]:
     """Dev-split texts cut or padded to exactly 50 words: realistic vocabulary, fixed length."""
     out = []
     for ex in read_examples(ROOT / "data/corpus/dev.jsonl"):
-        if "text" not in ex.item:
+        if "text" not in ex.item or (permitted_only and ex.label != "permitted"):
             continue
         words = ex.item["text"].split()
         while len(words) < WORDS:
@@ -58,7 +58,6 @@ def timed(fn, items: list[str]) -> tuple[float, list[float]]:
 def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
-    texts = prompts()
     engine = Engine.from_options()
 
     train = list(read_examples(ROOT / "data/corpus/train.jsonl"))
@@ -69,11 +68,11 @@ def main() -> None:
     def baseline(t: str) -> None:
         lr.predict_proba(vec.transform([t]))
 
-    results = {}
-    for name, fn in (
-        ("redline built-in (normalize+classify+decide)", engine.decide_text),
-        ("baseline sklearn tfidf+LR per call", baseline),
-    ):
+    mixes = {"dev mix, ~half red-line": prompts(), "permitted prompts only": prompts(permitted_only=True)}
+    runs = [(f"redline built-in, {mix}", engine.decide_text, texts) for mix, texts in mixes.items()]
+    runs.append(("baseline sklearn tfidf+LR per call, dev mix", baseline, mixes["dev mix, ~half red-line"]))
+    results: dict[str, tuple[float, float]] = {}
+    for name, fn, texts in runs:
         fn(texts[0])  # warm up
         rates, all_lat = [], []
         for _ in range(ROUNDS):
@@ -81,16 +80,14 @@ def main() -> None:
             rates.append(len(texts) / total)
             all_lat += lat
         ms = np.array(all_lat) * 1000
-        results[name] = statistics.median(rates)
-        print(
-            f"{name:48s} {statistics.median(rates):8.0f} decisions/s/core   p50 {np.percentile(ms, 50):.3f} ms   p99 {np.percentile(ms, 99):.3f} ms"
-        )
+        rate, p99 = statistics.median(rates), float(np.percentile(ms, 99))
+        results[name] = (rate, p99)
+        print(f"{name:48s} {rate:7.0f} decisions/s/core   p50 {np.percentile(ms, 50):.3f} ms   p99 {p99:.3f} ms")
+    base = results["baseline sklearn tfidf+LR per call, dev mix"][0]
+    for name, (rate, p99) in results.items():
         if name.startswith("redline"):
-            ours_rate, ours_p99 = statistics.median(rates), float(np.percentile(ms, 99))
-    base = results["baseline sklearn tfidf+LR per call"]
-    print(f"ratio redline / baseline: {ours_rate / base:.2f}x")
-    print(f"budget >= 2000 decisions/s/core: {'PASS' if ours_rate >= 2000 else 'FAIL'} ({ours_rate:.0f})")
-    print(f"budget p99 < 5 ms: {'PASS' if ours_p99 < 5 else 'FAIL'} ({ours_p99:.3f} ms)")
+            verdict = "PASS" if rate >= 2000 and p99 < 5 else "FAIL"
+            print(f"{name}: {rate / base:.2f}x the baseline; budget (>= 2000/s/core, p99 < 5 ms): {verdict}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,18 @@ def test_hyperscan_agrees_with_re2_on_corpus(policy):
     assert checked > 300
 
 
+def test_spans_point_at_matches(policy):
+    matcher = policy.signal_set
+    regex = policy.signals_by_name
+    text = "Resolve every ad ID seen in Cook County to a home address; the drone then fires on its own without operator approval. Привет."
+    spans = matcher.spans(text)
+    assert {name for name, _, _ in spans} == matcher.fired(text)
+    for name, start, end in spans:
+        assert 0 <= start < end <= len(text)
+        assert regex[name].regex.search(text[start:end]), (name, text[start:end])
+    assert any(name == "human_removed" and "without operator approval" in text[a:b] for name, a, b in spans)
+
+
 def test_non_ascii_character_class_rejected(policy):
     from importlib import resources
 

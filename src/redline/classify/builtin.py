@@ -34,17 +34,19 @@ def windows(length: int, size: int, overlap: int) -> Iterator[tuple[int, int]]:
 
 
 def locator(policy: Policy, conversation: Conversation) -> Callable[[Iterable[str]], tuple[Hit, ...]]:
-    """Find the spans of the named signals in each segment (for evidence)."""
+    """Find where the named signals fired, per segment (for evidence). Each segment is scanned
+    once, on first need; every pattern contributes its first match."""
+    found: list[Hit] = []
+    scanned = False
 
     def locate(signals: Iterable[str]) -> tuple[Hit, ...]:
-        by_name = policy.signals_by_name
-        wanted = [by_name[n] for n in signals if n in by_name]
-        return tuple(
-            Hit(sig.name, seg.message, seg.source, m.start(), m.end(), m.group(0))
-            for sig in wanted
-            for seg in conversation.segments
-            for m in sig.regex.finditer(seg.text)
-        )
+        nonlocal scanned
+        if not scanned:
+            for seg in conversation.segments:
+                found.extend(Hit(name, seg.message, seg.source, a, b, seg.text[a:b]) for name, a, b in policy.signal_set.spans(seg.text))
+            scanned = True
+        wanted = set(signals)
+        return tuple(h for h in found if h.signal in wanted)
 
     return locate
 
@@ -90,7 +92,7 @@ class BuiltinClassifier:
             window_fired = fired_signals(self.policy, chunk)
             fired |= window_fired
             dense = dense_features(self._dense_names, window_fired)
-            for rl, s in self.model.scores(self.model.terms(chunk), dense).items():
+            for rl, s in self.model.scores(self.model.columns(chunk), dense).items():
                 if s > scores[rl]:
                     scores[rl] = s
         return frozenset(fired)

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from redline.policy import Policy
 
+CHAR_MIN_WORD = 5  # shorter words get no character n-grams
 _TOKEN = re.compile(r"[^\W_]+")
 # Scripts written without spaces are read as overlapping character bigrams.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -239,7 +240,8 @@ STOPWORDS = frozenset(
 )
 
 
-def _tokens(text: str) -> list[str]:
+def tokens_of(text: str) -> list[str]:
+    """Word tokens of normalized text; scripts without spaces become character bigrams."""
     tokens: list[str] = _TOKEN.findall(text)
     if text.isascii():
         return tokens
@@ -252,21 +254,21 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
-def terms(text: str, max_n: int = 2, char_ns: tuple[int, ...] = (), char_min_word: int = 5) -> Counter[str]:
+def terms(text: str, max_n: int = 2, char_ns: tuple[int, ...] = (), char_min_word: int = CHAR_MIN_WORD) -> Counter[str]:
     """Word n-gram counts (1..max_n) of normalized text, plus character n-grams (`#`-prefixed)
     of longer words, which carry morphology ("surveil", "-ance") to unseen word forms."""
-    tokens = _tokens(text)
+    tokens = tokens_of(text)
     counts: Counter[str] = Counter(t for t in tokens if t not in STOPWORDS and not t.isdigit())
     for n in range(2, max_n + 1):
         counts.update(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
     if char_ns:
         for word in dict.fromkeys(t for t in tokens if len(t) >= char_min_word):  # ordered: training must be reproducible
-            counts.update(_char_grams(word, char_ns))
+            counts.update(char_grams(word, char_ns))
     return counts
 
 
 @lru_cache(maxsize=65536)
-def _char_grams(word: str, char_ns: tuple[int, ...]) -> tuple[str, ...]:
+def char_grams(word: str, char_ns: tuple[int, ...]) -> tuple[str, ...]:
     # Words repeat across requests; caching their n-grams halves feature extraction time.
     padded = f" {word} "
     return tuple("#" + padded[i : i + n] for n in char_ns for i in range(len(padded) - n + 1))

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from redline.classify.base import ClassifierError
-from redline.classify.features import terms
+from redline.classify.features import CHAR_MIN_WORD, STOPWORDS, char_grams, tokens_of
 from redline.policy import RED_LINES, RedLineName
 
 FORMAT = "redline-mlp/1"
@@ -60,20 +60,45 @@ class TextModel:
 
     def __post_init__(self) -> None:
         self._rows = [self.classes.index(rl) for rl in RED_LINES]
+        self._word_cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
 
-    def terms(self, text: str) -> Counter[str]:
-        return terms(text, self.max_n, self.char_ns)
+    def _word_columns(self, word: str) -> tuple[int | None, tuple[int, ...]]:
+        """A word's unigram column and its character n-gram columns (in the vocabulary)."""
+        cached = self._word_cache.get(word)
+        if cached is None:
+            get = self.vocabulary.get
+            uni = None if (word in STOPWORDS or word.isdigit()) else get(word)
+            grams = char_grams(word, self.char_ns) if self.char_ns and len(word) >= CHAR_MIN_WORD else ()
+            cached = (uni, tuple(c for c in map(get, grams) if c is not None))
+            if len(self._word_cache) > 200_000:  # bounded: arbitrary input must not grow memory
+                self._word_cache.clear()
+            self._word_cache[word] = cached
+        return cached
 
-    def hidden(self, counts: Counter[str], dense: list[float]) -> np.ndarray:
-        get = self.vocabulary.get
-        cols: list[int] = []
-        tfs: list[int] = []
-        for term, n in counts.items():
-            col = get(term)
-            if col is not None:
-                cols.append(col)
-                tfs.append(n)
+    def columns(self, text: str) -> dict[int, int]:
+        """Vocabulary column -> count for `text`: exactly `terms(text)` restricted to the
+        vocabulary, computed from cached per-word columns (the hot path)."""
+        tokens = tokens_of(text)
+        counts: dict[int, int] = {}
+        for word, n in Counter(tokens).items():
+            uni, grams = self._word_columns(word)
+            if uni is not None:
+                counts[uni] = counts.get(uni, 0) + n
+            for col in grams:
+                counts[col] = counts.get(col, 0) + 1
+        if self.max_n >= 2:
+            get = self.vocabulary.get
+            for n in range(2, self.max_n + 1):
+                for i in range(len(tokens) - n + 1):
+                    col = get(" ".join(tokens[i : i + n]))
+                    if col is not None:
+                        counts[col] = counts.get(col, 0) + 1
+        return counts
+
+    def hidden(self, counts: dict[int, int], dense: list[float]) -> np.ndarray:
         h = self.b1.copy()
+        cols = list(counts)
+        tfs = list(counts.values())
         if cols:
             idx = np.array(cols, dtype=np.intp)
             vals = np.log(np.array(tfs, dtype=np.float64))
@@ -87,7 +112,8 @@ class TextModel:
         np.maximum(h, 0.0, out=h)  # ReLU
         return h
 
-    def scores(self, counts: Counter[str], dense: list[float]) -> dict[RedLineName, float]:
+    def scores(self, counts: dict[int, int], dense: list[float]) -> dict[RedLineName, float]:
+        """Scores per red line from column counts (see `columns`) and dense signal features."""
         z = self.hidden(counts, dense) @ self.w2 + self.b2
         z -= z.max()
         p = np.exp(z)

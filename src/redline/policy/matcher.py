@@ -11,6 +11,7 @@ same answers; `tests/test_matcher.py` checks the two agree).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import threading
@@ -45,6 +46,7 @@ class SignalMatcher:
         self._local = threading.local()  # Hyperscan scratch space is per thread
         self._lock = threading.Lock()
         self._re2: list[Any] | None = None
+        self._no_som: frozenset[int] = frozenset()
         self.engine = "hyperscan" if hyperscan is not None else "re2"
 
     @property
@@ -73,52 +75,107 @@ class SignalMatcher:
             raise
         return None
 
+    def _compile(self) -> tuple[Any, list[int]]:
+        """A database reporting each pattern's first match with its start (SOM) where the engine
+        allows it; returns the ids of patterns compiled without start offsets."""
+        n = len(self._patterns)
+        single, som = hyperscan.HS_FLAG_SINGLEMATCH, hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_SOM_LEFTMOST
+        encoded = [p.encode() for p in self._patterns]
+        no_som: list[int] = []
+        try:
+            db = hyperscan.Database()
+            db.compile(expressions=encoded, ids=list(range(n)), elements=n, flags=[som] * n)
+            return db, no_som
+        except hyperscan.error:
+            pass
+        for i, p in enumerate(encoded):
+            try:
+                hyperscan.Database().compile(expressions=[p], ids=[0], elements=1, flags=[som])
+            except hyperscan.error:
+                no_som.append(i)
+        db = hyperscan.Database()
+        db.compile(expressions=encoded, ids=list(range(n)), elements=n, flags=[single if i in no_som else som for i in range(n)])
+        return db, no_som
+
     def _load_hyperscan(self) -> None:
         path = cache_dir() / f"signals-{self.key}.hsdb"
+        sidecar = path.with_suffix(".json")
         db = None
         try:
             db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-        except (OSError, hyperscan.error, TypeError, ValueError):
+            no_som = [int(i) for i in json.loads(sidecar.read_text())["no_som"]]
+        except (OSError, hyperscan.error, TypeError, ValueError, KeyError):
             db = None
         if db is None:
-            db = hyperscan.Database()
-            n = len(self._patterns)
-            db.compile(
-                expressions=[p.encode() for p in self._patterns], ids=list(range(n)), elements=n, flags=[hyperscan.HS_FLAG_SINGLEMATCH] * n
-            )
+            db, no_som = self._compile()
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
-                    tmp.write(hyperscan.dumpb(db))
-                os.replace(tmp.name, path)  # atomic: a concurrent reader never sees half a file
+                for target, data in ((sidecar, json.dumps({"no_som": no_som}).encode()), (path, hyperscan.dumpb(db))):
+                    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+                        tmp.write(data)
+                    os.replace(tmp.name, target)  # atomic: a concurrent reader never sees half a file
             except OSError:
                 pass  # a read-only cache only costs the next process the compile time
+        self._no_som = frozenset(no_som)
         self._db = db
+
+    def _scan(self, data: bytes) -> list[tuple[int, int, int]]:
+        """(pattern id, start, end) of each pattern's first match, in byte offsets."""
+        if self._db is None:
+            with self._lock:
+                if self._db is None:
+                    self._load_hyperscan()
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+        found: list[tuple[int, int, int]] = []
+
+        def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
+            found.append((pattern_id, start, end))
+
+        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        return found
 
     def fired(self, text: str) -> frozenset[str]:
         if self.engine == "hyperscan":
-            if self._db is None:
-                with self._lock:
-                    if self._db is None:
-                        self._load_hyperscan()
-            scratch = getattr(self._local, "scratch", None)
-            if scratch is None:
-                scratch = self._local.scratch = hyperscan.Scratch(self._db)
-            hits: set[int] = set()
-
-            def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
-                hits.add(pattern_id)
-
-            self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match, scratch=scratch)
-            return frozenset(self._names[i] for i in hits)
+            return frozenset(self._names[i] for i, _, _ in self._scan(text.encode("utf-8", "surrogatepass")))
         return self.fired_re2(text)
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        """(signal, start, end) character spans: the first match of each pattern that fires."""
+        if self.engine != "hyperscan":
+            return self.spans_re2(text)
+        data = text.encode("utf-8", "surrogatepass")
+        ascii_only = len(data) == len(text)
+        out = []
+        for i, start, end in self._scan(data):
+            if i in self._no_som:  # the engine gave no start offset for this one: ask RE2
+                m = self._regex(i).search(text)
+                if m is not None:
+                    out.append((self._names[i], m.start(), m.end()))
+                continue
+            if not ascii_only:
+                start, end = len(data[:start].decode("utf-8", "ignore")), len(data[:end].decode("utf-8", "ignore"))
+            out.append((self._names[i], start, end))
+        return out
+
+    def spans_re2(self, text: str) -> list[tuple[str, int, int]]:
+        out = []
+        for i, name in enumerate(self._names):
+            m = self._regex(i).search(text)
+            if m is not None:
+                out.append((name, m.start(), m.end()))
+        return out
+
+    def _regex(self, i: int) -> Any:
+        if self._re2 is None:
+            self._re2 = [re2.compile(p, self._options) for p in self._patterns]
+        return self._re2[i]
 
     def fired_re2(self, text: str) -> frozenset[str]:
         """The reference answer: each pattern searched with RE2."""
-        if self._re2 is None:
-            self._re2 = [re2.compile(p, self._options) for p in self._patterns]
         done: set[str] = set()
-        for name, rx in zip(self._names, self._re2, strict=True):
-            if name not in done and rx.search(text):
+        for i, name in enumerate(self._names):
+            if name not in done and self._regex(i).search(text):
                 done.add(name)
         return frozenset(done)

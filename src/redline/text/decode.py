@@ -174,7 +174,10 @@ _COMMON = frozenset(
         "citizens",
     ]
 )
+_ROT13_COMMON = frozenset(codecs.decode(w, "rot13") for w in _COMMON)
 _MIN_PAYLOAD_CHARS = 12
+# Cheap gate: base64 needs a 16-character run of its alphabet, hex 24 digits or \x escapes.
+_CANDIDATE = re.compile(r"[A-Za-z0-9+/_-]{16}|[0-9A-Fa-f]{2}[ :]?[0-9A-Fa-f]{2}[ :]?[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}")
 
 
 @dataclass(frozen=True)
@@ -189,11 +192,6 @@ class Payload:
 
 def _printable_share(s: str) -> float:
     return sum(c.isprintable() or c in "\n\t" for c in s) / max(len(s), 1)
-
-
-def _word_share(s: str) -> float:
-    words = _WORD.findall(s.lower())
-    return sum(w in _COMMON for w in words) / max(len(words), 1)
 
 
 def _plausible(decoded: str) -> bool:
@@ -237,11 +235,12 @@ def _rot13_payloads(text: str) -> list[Payload]:
     offset = 0
     for line in text.split("\n"):
         words = _WORD.findall(line.lower())
-        # Text that already reads as English is not rot13; skip the decode for it.
-        if len(words) >= 3 and (before := _word_share(line)) < 0.3:
-            rotated = codecs.decode(line, "rot13")
-            after = _word_share(rotated)
+        # Only a line holding the rot13 form of a common word can decode to readable text.
+        if len(words) >= 3 and not _ROT13_COMMON.isdisjoint(words):
+            before = sum(w in _COMMON for w in words) / len(words)
+            after = sum(w in _ROT13_COMMON for w in words) / len(words)
             if after >= 0.3 and after > 2 * before:
+                rotated = codecs.decode(line, "rot13")
                 found.append(Payload("rot13", offset, offset + len(line), rotated))
         offset += len(line) + 1
     return found
@@ -252,7 +251,8 @@ def find_payloads(text: str, depth: int = 2) -> list[Payload]:
     if depth <= 0 or len(text) < _MIN_PAYLOAD_CHARS:
         return []
     payloads: list[Payload] = []
-    for m in _BASE64.finditer(text):
+    candidates = _CANDIDATE.search(text) is not None
+    for m in _BASE64.finditer(text) if candidates else ():
         token = m.group(0)
         # Plain long words and identifiers match the alphabet; real base64 mixes case or digits.
         if len(token) < 16 or (token.isalpha() and (token.islower() or token.isupper())):
@@ -260,7 +260,7 @@ def find_payloads(text: str, depth: int = 2) -> list[Payload]:
         decoded = _decode_base64(token)
         if decoded is not None:
             payloads.append(Payload("base64", m.start(), m.end(), decoded))
-    for m in _HEX.finditer(text):
+    for m in _HEX.finditer(text) if candidates else ():
         decoded = _decode_hex(m.group(0))
         if decoded is not None:
             payloads.append(Payload("hex", m.start(), m.end(), decoded))
