@@ -88,11 +88,11 @@ class TextModel:
                 counts[col] = counts.get(col, 0) + 1
         if self.max_n >= 2:
             get = self.vocabulary.get
-            for n in range(2, self.max_n + 1):
-                for i in range(len(tokens) - n + 1):
-                    col = get(" ".join(tokens[i : i + n]))
-                    if col is not None:
-                        counts[col] = counts.get(col, 0) + 1
+            for size in range(2, self.max_n + 1):
+                for i in range(len(tokens) - size + 1):
+                    ngram_col = get(" ".join(tokens[i : i + size]))
+                    if ngram_col is not None:
+                        counts[ngram_col] = counts.get(ngram_col, 0) + 1
         return counts
 
     def hidden(self, counts: dict[int, int], dense: list[float]) -> np.ndarray:
