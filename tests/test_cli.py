@@ -88,6 +88,13 @@ def test_stdin_jsonl():
     assert lines(result.output)[0]["decision"] == "block"
 
 
+def test_piped_plain_lines():
+    result = run("classify", input=("kill the process on port 8080\n\n" + VIOLATION + "\n").encode() + b"\xff\n")
+    out = lines(result.output)
+    assert [o["id"] for o in out] == [1, 3, 4]
+    assert out[0]["decision"] == "allow" and out[1]["decision"] == "block" and "UTF-8" in out[2]["error"]
+
+
 def test_text_and_jsonl_together_is_usage_error():
     assert run("classify", "x", "--jsonl", "-").exit_code == 2
 

@@ -34,6 +34,22 @@ def _decide_line(engine: Engine, n: int, obj: dict[str, Any] | LineError) -> dic
         return {"id": item_id, "error": str(e)}
 
 
+def _plain_lines(engine: Engine) -> None:
+    """Piped plain text: one prompt per line, one decision per line (`id` = line number)."""
+    for n, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            text = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            click.echo(dumps({"id": n, "error": f"line {n} is not valid UTF-8"}))
+            continue
+        if not text.strip():
+            continue
+        try:
+            click.echo(dumps(engine.decide_text(text).to_dict(n)))
+        except InputError as e:
+            click.echo(dumps({"id": n, "error": str(e)}))
+
+
 def _interactive(engine: Engine) -> None:
     click.echo("redline classify — type a prompt, get a decision (Ctrl-D to quit).", err=True)
     while True:
@@ -67,7 +83,8 @@ def classify(text: str | None, jsonl_path: str | None, policy_path: str | None, 
 
     Output is one JSON object per input on stdout: id, decision, red_line, scores, rule,
     policy_version, evidence. A line that cannot be read gets {"id", "error"} and the run
-    goes on. With no TEXT and no --jsonl on a terminal, starts an interactive prompt.
+    goes on. With neither TEXT nor --jsonl: an interactive prompt on a terminal, or one
+    plain-text prompt per line when stdin is piped.
     """
     if text is not None and jsonl_path is not None:
         raise click.UsageError("give TEXT or --jsonl, not both")
@@ -79,9 +96,10 @@ def classify(text: str | None, jsonl_path: str | None, policy_path: str | None, 
             click.echo(dumps({"id": None, "error": str(e)}))
         return
     if jsonl_path is None:
-        if not sys.stdin.isatty():
-            raise click.UsageError("give TEXT, --jsonl FILE (or '-' for stdin), or run on a terminal for the interactive prompt")
-        _interactive(engine)
+        if sys.stdin.isatty():
+            _interactive(engine)
+        else:
+            _plain_lines(engine)
         return
     fh = open_input(jsonl_path)
     out = sys.stdout
