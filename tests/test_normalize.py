@@ -32,6 +32,14 @@ def test_normalize(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
 
 
+def test_lone_surrogates_cannot_break_readers(engine):
+    text = "\ud800 the drone fires on its own without operator approval"
+    assert "\ud800" not in normalize(text)
+    d = engine.decide_text(text)
+    assert (d.decision, d.red_line) == ("block", "autonomous_weapons")
+    assert all("\ufffd" not in e["text"] for e in d.evidence)
+
+
 def test_designators_and_emails_survive():
     assert normalize("F-35 MQ9 155mm sm3 bob@example.com") == "f-35 mq9 155mm sm3 bob@example.com"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redline.classify import Assessment
+from redline.classify import Assessment, Hit
 from redline.decide.decision import Decision
 from redline.policy import RED_LINES, Policy, RedLineName
 from redline.policy.schema import Rule
@@ -30,18 +30,16 @@ def _evidence(policy: Policy, assessment: Assessment, red_line: RedLineName | No
         wanted: list[str] = []
     else:
         wanted = list(dict.fromkeys([*rule.when.all, *rule.when.any, *policy.document.red_lines[red_line].signals]))
-    seen: set[tuple[str, str]] = set()
-    out: list[dict[str, Any]] = []
-    for signal in wanted:  # in rank order, located one at a time: most decisions need only a few
-        for hit in sorted(assessment.hits([signal]), key=lambda h: (h.message, h.start)):
-            key = (hit.signal, hit.text)
-            if key in seen:
+    taken: list[Hit] = []
+    for signal in wanted:  # in rank order: the most telling signals first
+        for hit in sorted(assessment.hits([signal]), key=lambda h: (h.message, h.start, -h.end)):
+            # a span inside one already listed (same message and source) adds nothing
+            if any(t.message == hit.message and t.source == hit.source and t.start <= hit.start and hit.end <= t.end for t in taken):
                 continue
-            seen.add(key)
-            out.append(hit.as_evidence())
-            if len(out) >= MAX_EVIDENCE:
-                return out
-    return out
+            taken.append(hit)
+            if len(taken) >= MAX_EVIDENCE:
+                return [h.as_evidence() for h in taken]
+    return [h.as_evidence() for h in taken]
 
 
 def decide(policy: Policy, assessment: Assessment) -> Decision:

@@ -35,7 +35,13 @@ _INVISIBLE_CHARS = [
     *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0x3164, *range(0xFE00, 0xFE10), 0xFEFF, 0xFFA0,
 ]  # fmt: skip
 _CONTROL_CHARS = [c for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if c not in (0x09, 0x0A)]
-_STRIP_TABLE: dict[int, str | None] = {**dict.fromkeys(_INVISIBLE_CHARS), **dict.fromkeys(_CONTROL_CHARS, " ")}
+# Lone surrogates (possible in strings built in Python, never in valid UTF-8) become U+FFFD so no
+# downstream encoder can fail on them.
+_STRIP_TABLE: dict[int, str | None] = {
+    **dict.fromkeys(_INVISIBLE_CHARS),
+    **dict.fromkeys(_CONTROL_CHARS, " "),
+    **dict.fromkeys(range(0xD800, 0xE000), "\ufffd"),
+}
 _WORD_WITH_FOREIGN = re.compile(rf"[a-z{_CONFUSABLE_CLASS}\w]*[{_CONFUSABLE_CLASS}][a-z{_CONFUSABLE_CLASS}\w]*")
 # Only tokens mixing letters with digits or @/$ are candidates.
 _LEET_TOKEN = re.compile(r"(?<![\w@$])[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z])[a-z0-9@$]*(?![\w@$])")
