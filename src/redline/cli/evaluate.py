@@ -15,7 +15,8 @@ from redline.policy import RED_LINES
 
 
 def _print_report(report: Report, mistakes: int) -> None:
-    console = Console()
+    # wide enough for full red-line names; a terminal wider than that keeps its own width
+    console = Console(width=max(Console().width, 130))
     console.print(f"[bold]{report.dataset}[/bold]: {report.n} examples, {report.errors} input errors")
     t = Table(title="per red line")
     for col in ("red line", "n", "precision (block)", "recall (block)", "recall (block or review)", "FPR on permitted"):
