@@ -43,9 +43,10 @@ class SignalMatcher:
         self._patterns = [p for _, p in patterns]
         self._options = options
         self._db: Any = None
-        self._local = threading.local()  # Hyperscan scratch space is per thread
+        self._local = threading.local()  # Hyperscan scratch space is per thread and per database
         self._lock = threading.Lock()
         self._re2: list[Any] | None = None
+        self._spans_db: Any = None
         self._no_som: frozenset[int] = frozenset()
         self.engine = "hyperscan" if hyperscan is not None else "re2"
 
@@ -75,88 +76,103 @@ class SignalMatcher:
             raise
         return None
 
-    def _compile(self) -> tuple[Any, list[int]]:
-        """A database reporting each pattern's first match with its start (SOM) where the engine
-        allows it; returns the ids of patterns compiled without start offsets."""
-        n = len(self._patterns)
-        single, som = hyperscan.HS_FLAG_SINGLEMATCH, hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_SOM_LEFTMOST
-        encoded = [p.encode() for p in self._patterns]
-        no_som: list[int] = []
-        try:
-            db = hyperscan.Database()
-            db.compile(expressions=encoded, ids=list(range(n)), elements=n, flags=[som] * n)
-            return db, no_som
-        except hyperscan.error:
-            pass
-        for i, p in enumerate(encoded):
-            try:
-                hyperscan.Database().compile(expressions=[p], ids=[0], elements=1, flags=[som])
-            except hyperscan.error:
-                no_som.append(i)
-        db = hyperscan.Database()
-        db.compile(expressions=encoded, ids=list(range(n)), elements=n, flags=[single if i in no_som else som for i in range(n)])
-        return db, no_som
-
-    def _load_hyperscan(self) -> None:
-        path = cache_dir() / f"signals-{self.key}.hsdb"
+    def _cached_db(self, kind: str, build: Any) -> tuple[Any, list[int]]:
+        """Load a compiled database from the cache, or build it and store it (atomically)."""
+        path = cache_dir() / f"signals-{self.key}.{kind}.hsdb"
         sidecar = path.with_suffix(".json")
-        db = None
         try:
             db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            no_som = [int(i) for i in json.loads(sidecar.read_text())["no_som"]]
+            return db, [int(i) for i in json.loads(sidecar.read_text())["excluded"]]
         except (OSError, hyperscan.error, TypeError, ValueError, KeyError):
-            db = None
-        if db is None:
-            db, no_som = self._compile()
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                for target, data in ((sidecar, json.dumps({"no_som": no_som}).encode()), (path, hyperscan.dumpb(db))):
-                    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
-                        tmp.write(data)
-                    os.replace(tmp.name, target)  # atomic: a concurrent reader never sees half a file
-            except OSError:
-                pass  # a read-only cache only costs the next process the compile time
-        self._no_som = frozenset(no_som)
-        self._db = db
+            pass
+        db, excluded = build()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for target, data in ((sidecar, json.dumps({"excluded": excluded}).encode()), (path, hyperscan.dumpb(db))):
+                with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+                    tmp.write(data)
+                os.replace(tmp.name, target)  # a concurrent reader never sees half a file
+        except OSError:
+            pass  # a read-only cache only costs the next process the compile time
+        return db, excluded
 
-    def _scan(self, data: bytes) -> list[tuple[int, int, int]]:
-        """(pattern id, start, end) of each pattern's first match, in byte offsets."""
+    def _build_fired(self) -> tuple[Any, list[int]]:
+        n = len(self._patterns)
+        db = hyperscan.Database()
+        db.compile(
+            expressions=[p.encode() for p in self._patterns], ids=list(range(n)), elements=n, flags=[hyperscan.HS_FLAG_SINGLEMATCH] * n
+        )
+        return db, []
+
+    def _build_spans(self) -> tuple[Any, list[int]]:
+        """Start-of-match reporting, for evidence. A few patterns are too large for it; those are
+        excluded here and located with RE2."""
+        som = hyperscan.HS_FLAG_SOM_LEFTMOST
+        excluded: list[int] = []
+        for i, p in enumerate(self._patterns):
+            try:
+                hyperscan.Database().compile(expressions=[p.encode()], ids=[0], elements=1, flags=[som])
+            except hyperscan.error:
+                excluded.append(i)
+        ids = [i for i in range(len(self._patterns)) if i not in excluded]
+        db = hyperscan.Database()
+        db.compile(expressions=[self._patterns[i].encode() for i in ids], ids=ids, elements=len(ids), flags=[som] * len(ids))
+        return db, excluded
+
+    def _load_hyperscan(self) -> None:
+        self._db, _ = self._cached_db("fired", self._build_fired)
+
+    def _scratch(self, db: Any, slot: str) -> Any:
+        scratch = getattr(self._local, slot, None)
+        if scratch is None:
+            scratch = hyperscan.Scratch(db)
+            setattr(self._local, slot, scratch)
+        return scratch
+
+    def fired(self, text: str) -> frozenset[str]:
+        if self.engine != "hyperscan":
+            return self.fired_re2(text)
         if self._db is None:
             with self._lock:
                 if self._db is None:
                     self._load_hyperscan()
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(self._db)
-        found: list[tuple[int, int, int]] = []
+        hits: set[int] = set()
 
         def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
-            found.append((pattern_id, start, end))
+            hits.add(pattern_id)
 
-        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
-        return found
-
-    def fired(self, text: str) -> frozenset[str]:
-        if self.engine == "hyperscan":
-            return frozenset(self._names[i] for i, _, _ in self._scan(text.encode("utf-8", "surrogatepass")))
-        return self.fired_re2(text)
+        self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match, scratch=self._scratch(self._db, "fired"))
+        return frozenset(self._names[i] for i in hits)
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
-        """(signal, start, end) character spans: the first match of each pattern that fires."""
+        """(signal, start, end) character spans: the leftmost (then longest) match of each pattern
+        that fires."""
         if self.engine != "hyperscan":
             return self.spans_re2(text)
+        if self._spans_db is None:
+            with self._lock:
+                if self._spans_db is None:
+                    self._spans_db, excluded = self._cached_db("spans", self._build_spans)
+                    self._no_som = frozenset(excluded)
         data = text.encode("utf-8", "surrogatepass")
+        first: dict[int, tuple[int, int]] = {}
+
+        def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
+            best = first.get(pattern_id)
+            if best is None or start < best[0] or (start == best[0] and end > best[1]):
+                first[pattern_id] = (start, end)
+
+        self._spans_db.scan(data, match_event_handler=on_match, scratch=self._scratch(self._spans_db, "spans"))
         ascii_only = len(data) == len(text)
         out = []
-        for i, start, end in self._scan(data):
-            if i in self._no_som:  # the engine gave no start offset for this one: ask RE2
-                m = self._regex(i).search(text)
-                if m is not None:
-                    out.append((self._names[i], m.start(), m.end()))
-                continue
+        for i, (start, end) in sorted(first.items()):
             if not ascii_only:
                 start, end = len(data[:start].decode("utf-8", "ignore")), len(data[:end].decode("utf-8", "ignore"))
             out.append((self._names[i], start, end))
+        for i in self._no_som:
+            m = self._regex(i).search(text)
+            if m is not None:
+                out.append((self._names[i], m.start(), m.end()))
         return out
 
     def spans_re2(self, text: str) -> list[tuple[str, int, int]]:
