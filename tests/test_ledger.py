@@ -12,11 +12,10 @@ import rfc8785
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ledger_helpers import fresh_pg, fresh_sqlite
 
+from ledger_helpers import fresh_pg, fresh_sqlite
 from redline.cli import cli
-from redline.ledger import Checkpoint, Ledger, Record, SigningKey
-from redline.ledger import merkle
+from redline.ledger import Checkpoint, Ledger, Record, SigningKey, merkle
 from redline.ledger.canonical import dumps as canonical
 from redline.policy.schema import Retention
 from redline.store import StoreError, parse_db_url
