@@ -35,9 +35,10 @@ def _encode(obj: Any, out: list[bytes]) -> None:
     elif isinstance(obj, dict):
         out.append(b"{")
         first = True
-        for key in sorted(obj, key=_utf16_key):
-            if not isinstance(key, str):
-                raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+        if not all(isinstance(key, str) for key in obj):
+            raise TypeError("object keys must be strings")
+        # Code-point order equals UTF-16 order unless a key holds a character above U+FFFF.
+        for key in sorted(obj) if all(key.isascii() for key in obj) else sorted(obj, key=_utf16_key):
             if not first:
                 out.append(b",")
             first = False
