@@ -14,3 +14,20 @@ def policy() -> Policy:
 @pytest.fixture(scope="session")
 def engine() -> Engine:
     return Engine.from_options()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """A real PostgreSQL on loopback, installed (Debian package) and started by tools/pg.sh.
+    Fails, never skips, when it cannot be had: the ledger's PostgreSQL suite must run."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    if url := os.environ.get("REDLINE_TEST_PG_URL"):
+        return url
+    script = Path(__file__).resolve().parent.parent / "tools" / "pg.sh"
+    proc = subprocess.run(["sh", str(script), "start"], capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"cannot start PostgreSQL for the ledger tests:\n{proc.stderr[-2000:]}")
+    return proc.stdout.strip().splitlines()[-1]

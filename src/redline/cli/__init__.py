@@ -12,6 +12,7 @@ import click
 
 from redline.cli.classify import classify
 from redline.cli.evaluate import eval_command
+from redline.cli.ledger import ledger
 from redline.cli.train import train
 
 
@@ -28,6 +29,7 @@ def cli() -> None:
 cli.add_command(classify)
 cli.add_command(eval_command)
 cli.add_command(train)
+cli.add_command(ledger)
 
 
 def main() -> None:

@@ -100,6 +100,15 @@ class ClassifierConfig(_Strict):
     model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
+class Retention(_Strict):
+    """What the ledger keeps of a request. By default only hashes and redacted excerpts; the full
+    text only when `full_text` is set, and then for `full_text_days` at most (purged after)."""
+
+    full_text: bool = False
+    full_text_days: int = Field(default=30, ge=1, le=3650)
+    excerpt_chars: int = Field(default=80, ge=0, le=400)
+
+
 class PolicyDocument(_Strict):
     policy_format: Literal[1]
     name: str
@@ -114,6 +123,7 @@ class PolicyDocument(_Strict):
     default_authorities: list[str] = Field(default_factory=list)
     tools: Tools
     classifier: ClassifierConfig = ClassifierConfig()
+    retention: Retention = Retention()
 
     @field_validator("red_lines", "thresholds")
     @classmethod
