@@ -180,29 +180,39 @@ def packaged_model_path(name: str) -> Path:
     return Path(str(resources.files("redline.classify").joinpath(name)))
 
 
-def save_model(model: TextModel, path: Path) -> str:
-    """Write the model and its `.sha256` sidecar; return the hash."""
-    raw = model.to_json()
+def write_artifact(raw: bytes, path: Path) -> str:
+    """Write an artifact and its `.sha256` sidecar; return the hash."""
     digest = sha256_hex(raw)
     path.write_bytes(raw)
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n", encoding="ascii")
     return digest
 
 
-def load_model(path: Path, expected_sha256: str | None = None) -> tuple[TextModel, str]:
-    """Read a model, refusing it unless its hash matches the sidecar and the policy's pin."""
+def read_artifact(path: Path, what: str, expected_sha256: str | None = None) -> tuple[bytes, str]:
+    """Read an artifact, refusing it unless its hash matches the sidecar (and a pin, if given)."""
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise ClassifierError(f"cannot read model {path}: {e.strerror or e}; run `redline train`") from None
+        raise ClassifierError(f"cannot read {what} {path}: {e.strerror or e}; run `redline train`") from None
     digest = sha256_hex(raw)
     sidecar = path.with_name(path.name + ".sha256")
     try:
         recorded = sidecar.read_text(encoding="ascii").split()[0]
     except (OSError, IndexError):
-        raise ClassifierError(f"model hash file {sidecar} is missing") from None
+        raise ClassifierError(f"{what} hash file {sidecar} is missing") from None
     if recorded != digest:
-        raise ClassifierError(f"model {path} does not match its recorded SHA-256")
+        raise ClassifierError(f"{what} {path} does not match its recorded SHA-256")
     if expected_sha256 is not None and expected_sha256 != digest:
-        raise ClassifierError(f"model {path} does not match the hash pinned by the policy")
+        raise ClassifierError(f"{what} {path} does not match the hash pinned by the policy")
+    return raw, digest
+
+
+def save_model(model: TextModel, path: Path) -> str:
+    """Write the model and its `.sha256` sidecar; return the hash."""
+    return write_artifact(model.to_json(), path)
+
+
+def load_model(path: Path, expected_sha256: str | None = None) -> tuple[TextModel, str]:
+    """Read a model, refusing it unless its hash matches the sidecar and the policy's pin."""
+    raw, digest = read_artifact(path, "model", expected_sha256)
     return TextModel.from_json(raw), digest

@@ -21,7 +21,7 @@ import orjson
 from redline.classify.base import Assessment, ClassifierError
 from redline.classify.builtin import focus_texts, locator, windows
 from redline.classify.features import dense_feature_names, dense_features, fired_signals
-from redline.classify.model import packaged_model_path, sha256_hex
+from redline.classify.model import packaged_model_path, read_artifact, write_artifact
 from redline.policy import RED_LINES, Policy, RedLineName
 from redline.text import Conversation
 
@@ -79,13 +79,7 @@ class SemanticClassifier:
     @classmethod
     def from_policy(cls, policy: Policy, head_path: Path | None = None) -> SemanticClassifier:
         path = head_path or packaged_model_path(HEAD_NAME)
-        try:
-            raw = path.read_bytes()
-            recorded = path.with_name(path.name + ".sha256").read_text(encoding="ascii").split()[0]
-        except (OSError, IndexError):
-            raise ClassifierError(f"semantic head {path} (or its .sha256) is missing; run `redline train --backend semantic`") from None
-        if sha256_hex(raw) != recorded:
-            raise ClassifierError(f"semantic head {path} does not match its recorded SHA-256")
+        raw, _ = read_artifact(path, "semantic head")
         doc = orjson.loads(raw)
         if doc.get("format") != HEAD_FORMAT or doc.get("dense_names") != dense_feature_names(policy):
             raise ClassifierError("semantic head was trained for another format or policy; retrain it")
@@ -141,8 +135,4 @@ def train_head(policy: Policy, encoder: Encoder, texts: Sequence[str], labels: S
 
 
 def save_head(head: dict[str, Any], path: Path) -> str:
-    raw = orjson.dumps(head, option=orjson.OPT_SORT_KEYS)
-    digest = sha256_hex(raw)
-    path.write_bytes(raw)
-    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n", encoding="ascii")
-    return digest
+    return write_artifact(orjson.dumps(head, option=orjson.OPT_SORT_KEYS), path)
