@@ -11,7 +11,6 @@ same answers; `tests/test_matcher.py` checks the two agree).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import threading
@@ -46,8 +45,6 @@ class SignalMatcher:
         self._local = threading.local()  # Hyperscan scratch space is per thread and per database
         self._lock = threading.Lock()
         self._re2: list[Any] | None = None
-        self._spans_db: Any = None
-        self._no_som: frozenset[int] = frozenset()
         self.engine = "hyperscan" if hyperscan is not None else "re2"
 
     @property
@@ -76,51 +73,33 @@ class SignalMatcher:
             raise
         return None
 
-    def _cached_db(self, kind: str, build: Any) -> tuple[Any, list[int]]:
-        """Load a compiled database from the cache, or build it and store it (atomically)."""
-        path = cache_dir() / f"signals-{self.key}.{kind}.hsdb"
-        sidecar = path.with_suffix(".json")
+    def _cached_db(self) -> Any:
+        """Load the compiled database from the cache, or compile it and store it (atomically)."""
+        path = cache_dir() / f"signals-{self.key}.hsdb"
         try:
-            db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            return db, [int(i) for i in json.loads(sidecar.read_text())["excluded"]]
-        except (OSError, hyperscan.error, TypeError, ValueError, KeyError):
+            return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        except (OSError, hyperscan.error, TypeError, ValueError):
             pass
-        db, excluded = build()
+        db = self._build()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            for target, data in ((sidecar, json.dumps({"excluded": excluded}).encode()), (path, hyperscan.dumpb(db))):
-                with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
-                    tmp.write(data)
-                os.replace(tmp.name, target)  # a concurrent reader never sees half a file
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as tmp:
+                tmp.write(hyperscan.dumpb(db))
+            os.replace(tmp.name, path)  # a concurrent reader never sees half a file
         except OSError:
             pass  # a read-only cache only costs the next process the compile time
-        return db, excluded
+        return db
 
-    def _build_fired(self) -> tuple[Any, list[int]]:
+    def _build(self) -> Any:
         n = len(self._patterns)
         db = hyperscan.Database()
         db.compile(
             expressions=[p.encode() for p in self._patterns], ids=list(range(n)), elements=n, flags=[hyperscan.HS_FLAG_SINGLEMATCH] * n
         )
-        return db, []
-
-    def _build_spans(self) -> tuple[Any, list[int]]:
-        """Start-of-match reporting, for evidence. A few patterns are too large for it; those are
-        excluded here and located with RE2."""
-        som = hyperscan.HS_FLAG_SOM_LEFTMOST
-        excluded: list[int] = []
-        for i, p in enumerate(self._patterns):
-            try:
-                hyperscan.Database().compile(expressions=[p.encode()], ids=[0], elements=1, flags=[som])
-            except hyperscan.error:
-                excluded.append(i)
-        ids = [i for i in range(len(self._patterns)) if i not in excluded]
-        db = hyperscan.Database()
-        db.compile(expressions=[self._patterns[i].encode() for i in ids], ids=ids, elements=len(ids), flags=[som] * len(ids))
-        return db, excluded
+        return db
 
     def _load_hyperscan(self) -> None:
-        self._db, _ = self._cached_db("fired", self._build_fired)
+        self._db = self._cached_db()
 
     def _scratch(self, db: Any, slot: str) -> Any:
         scratch = getattr(self._local, slot, None)
@@ -129,9 +108,10 @@ class SignalMatcher:
             setattr(self._local, slot, scratch)
         return scratch
 
-    def fired(self, text: str) -> frozenset[str]:
-        if self.engine != "hyperscan":
-            return self.fired_re2(text)
+    def _fired_ids(self, text: str) -> set[int]:
+        last: tuple[str, set[int]] | None = getattr(self._local, "last", None)
+        if last is not None and last[0] is text:  # evidence re-reads the text just classified
+            return last[1]
         if self._db is None:
             with self._lock:
                 if self._db is None:
@@ -142,34 +122,22 @@ class SignalMatcher:
             hits.add(pattern_id)
 
         self._db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match, scratch=self._scratch(self._db, "fired"))
-        return frozenset(self._names[i] for i in hits)
+        self._local.last = (text, hits)
+        return hits
+
+    def fired(self, text: str) -> frozenset[str]:
+        if self.engine != "hyperscan":
+            return self.fired_re2(text)
+        return frozenset(self._names[i] for i in self._fired_ids(text))
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
-        """(signal, start, end) character spans: the leftmost (then longest) match of each pattern
-        that fires."""
+        """(signal, start, end): the first match of each pattern that fires. The fast scan says
+        which patterns fired; RE2 locates just those (start-of-match reporting in Hyperscan
+        costs more than it saves here)."""
         if self.engine != "hyperscan":
             return self.spans_re2(text)
-        if self._spans_db is None:
-            with self._lock:
-                if self._spans_db is None:
-                    self._spans_db, excluded = self._cached_db("spans", self._build_spans)
-                    self._no_som = frozenset(excluded)
-        data = text.encode("utf-8", "surrogatepass")
-        first: dict[int, tuple[int, int]] = {}
-
-        def on_match(pattern_id: int, start: int, end: int, flags: int, context: object) -> None:
-            best = first.get(pattern_id)
-            if best is None or start < best[0] or (start == best[0] and end > best[1]):
-                first[pattern_id] = (start, end)
-
-        self._spans_db.scan(data, match_event_handler=on_match, scratch=self._scratch(self._spans_db, "spans"))
-        ascii_only = len(data) == len(text)
         out = []
-        for i, (start, end) in sorted(first.items()):
-            if not ascii_only:
-                start, end = len(data[:start].decode("utf-8", "ignore")), len(data[:end].decode("utf-8", "ignore"))
-            out.append((self._names[i], start, end))
-        for i in self._no_som:
+        for i in sorted(self._fired_ids(text)):
             m = self._regex(i).search(text)
             if m is not None:
                 out.append((self._names[i], m.start(), m.end()))
