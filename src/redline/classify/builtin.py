@@ -34,19 +34,17 @@ def windows(length: int, size: int, overlap: int) -> Iterator[tuple[int, int]]:
 
 
 def locator(policy: Policy, conversation: Conversation) -> Callable[[Iterable[str]], tuple[Hit, ...]]:
-    """Find where the named signals fired, per segment (for evidence). Each segment is scanned
-    once, on first need; every pattern contributes its first match."""
-    found: list[Hit] = []
-    scanned = False
+    """Find where the named signals fired, per segment (for evidence): every pattern of a signal
+    contributes its first match. Only what is asked for is located, so a decision that needs a
+    few pieces of evidence pays for a few."""
 
     def locate(signals: Iterable[str]) -> tuple[Hit, ...]:
-        nonlocal scanned
-        if not scanned:
-            for seg in conversation.segments:
-                found.extend(Hit(name, seg.message, seg.source, a, b, seg.text[a:b]) for name, a, b in policy.signal_set.spans(seg.text))
-            scanned = True
-        wanted = set(signals)
-        return tuple(h for h in found if h.signal in wanted)
+        wanted = frozenset(signals)
+        return tuple(
+            Hit(name, seg.message, seg.source, a, b, seg.text[a:b])
+            for seg in conversation.segments
+            for name, a, b in policy.signal_set.spans(seg.text, wanted)
+        )
 
     return locate
 

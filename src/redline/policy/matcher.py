@@ -130,22 +130,26 @@ class SignalMatcher:
             return self.fired_re2(text)
         return frozenset(self._names[i] for i in self._fired_ids(text))
 
-    def spans(self, text: str) -> list[tuple[str, int, int]]:
-        """(signal, start, end): the first match of each pattern that fires. The fast scan says
-        which patterns fired; RE2 locates just those (start-of-match reporting in Hyperscan
-        costs more than it saves here)."""
+    def spans(self, text: str, signals: frozenset[str] | None = None) -> list[tuple[str, int, int]]:
+        """(signal, start, end): the first match of each pattern that fires (of `signals`, if
+        given). The fast scan says which patterns fired; RE2 locates just those (start-of-match
+        reporting in Hyperscan costs more than it saves here)."""
         if self.engine != "hyperscan":
-            return self.spans_re2(text)
+            return self.spans_re2(text, signals)
         out = []
         for i in sorted(self._fired_ids(text)):
+            if signals is not None and self._names[i] not in signals:
+                continue
             m = self._regex(i).search(text)
             if m is not None:
                 out.append((self._names[i], m.start(), m.end()))
         return out
 
-    def spans_re2(self, text: str) -> list[tuple[str, int, int]]:
+    def spans_re2(self, text: str, signals: frozenset[str] | None = None) -> list[tuple[str, int, int]]:
         out = []
         for i, name in enumerate(self._names):
+            if signals is not None and name not in signals:
+                continue
             m = self._regex(i).search(text)
             if m is not None:
                 out.append((name, m.start(), m.end()))
