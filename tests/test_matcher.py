@@ -26,14 +26,24 @@ def test_hyperscan_agrees_with_re2_on_corpus(policy):
 
 def test_spans_point_at_matches(policy):
     matcher = policy.signal_set
-    regex = policy.signals_by_name
     text = "Resolve every ad ID seen in Cook County to a home address; the drone then fires on its own without operator approval. Привет."
     spans = matcher.spans(text)
     assert {name for name, _, _ in spans} == matcher.fired(text)
     for name, start, end in spans:
         assert 0 <= start < end <= len(text)
-        assert regex[name].regex.search(text[start:end]), (name, text[start:end])
+        assert name in matcher.fired_re2(text[start:end]), (name, text[start:end])
     assert any(name == "human_removed" and "without operator approval" in text[a:b] for name, a, b in spans)
+
+
+def test_cached_columns_equal_terms_in_vocabulary(engine):
+    # the hot path (`TextModel.columns`) must see exactly what training saw (`features.terms`)
+    from redline.classify.features import terms
+
+    model = engine.classifier.model
+    for ex in read_examples(Path("data/corpus/dev.jsonl")):
+        text = conversation_from_item(ex.item, 10**6).text
+        expected = {model.vocabulary[t]: n for t, n in terms(text, model.max_n, model.char_ns).items() if t in model.vocabulary}
+        assert model.columns(text) == expected, ex.id
 
 
 def test_non_ascii_character_class_rejected(policy):

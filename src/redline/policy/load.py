@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,13 +34,12 @@ class PolicyError(Exception):
 
 @dataclass(frozen=True)
 class CompiledSignal:
-    """One signal with its patterns compiled (RE2: linear time, no backtracking blow-ups);
-    used to locate evidence spans. Which signals fire is answered by the policy's matcher."""
+    """One signal of the policy, its patterns validated. Which signals fire, and where, is
+    answered by the policy's matcher (`Policy.signal_set`)."""
 
     name: str
     red_line: RedLineName | None
     description: str
-    regex: re2._Regexp
 
 
 def _re2_options() -> re2.Options:
@@ -60,10 +58,6 @@ class Policy:
     signal_set: SignalMatcher
     version: str
     source: str
-
-    @cached_property
-    def signals_by_name(self) -> dict[str, CompiledSignal]:
-        return {s.name: s for s in self.signals}
 
     def threshold(self, red_line: RedLineName, which: str) -> float:
         t = self.document.thresholds[red_line]
@@ -110,7 +104,7 @@ def version_of(data: Any) -> str:
 _NON_ASCII_CLASS = re2.compile(r"\[[^\]]*[^\x00-\x7f][^\]]*\]")
 
 
-def _compile_patterns(patterns: list[str], file: str, lines: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> re2._Regexp:
+def _check_patterns(patterns: list[str], file: str, lines: dict[tuple[str | int, ...], int], loc: tuple[str | int, ...]) -> None:
     for i, p in enumerate(patterns):
         if _NON_ASCII_CLASS.search(p):
             # the matcher reads UTF-8 bytes; a class of multi-byte letters would match half a letter
@@ -122,7 +116,6 @@ def _compile_patterns(patterns: list[str], file: str, lines: dict[tuple[str | in
         except re2.error as e:
             why = "lookarounds and backreferences are not supported" if "(?=" in p or "(?<" in p or "(?!" in p else str(e)
             raise PolicyError(file, _nearest_line(lines, (*loc, i)), _field((*loc, i)), f"bad pattern (RE2 syntax): {why}") from None
-    return re2.compile("|".join(f"(?:{p})" for p in patterns), _re2_options())
 
 
 def _compile(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], int]) -> tuple[tuple[CompiledSignal, ...], SignalMatcher]:
@@ -140,7 +133,8 @@ def _compile(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], 
             raise PolicyError(
                 file, _nearest_line(lines, ("signals", name)), f"signals.{name}", "a signal needs patterns or from_home_country"
             )
-        compiled.append(CompiledSignal(name, spec.red_line, spec.description, _compile_patterns(patterns, file, lines, loc)))
+        _check_patterns(patterns, file, lines, loc)
+        compiled.append(CompiledSignal(name, spec.red_line, spec.description))
         flat.extend((name, p) for p in patterns)
     matcher = SignalMatcher(flat, _re2_options())
     bad = matcher.prepare()
