@@ -30,7 +30,9 @@ def _encode(a: np.ndarray) -> str:
 
 
 def _decode(s: str, shape: tuple[int, ...]) -> np.ndarray:
-    a = np.frombuffer(base64.b64decode(s), dtype="<f2").astype(np.float64)
+    # float16 on disk; float32 in memory: exact for these values, and half the bytes of float64
+    # for the row gather that dominates the first layer.
+    a = np.frombuffer(base64.b64decode(s), dtype="<f2").astype(np.float32)
     if a.size != int(np.prod(shape)):
         raise ClassifierError(f"model array has {a.size} values, expected {shape}")
     return a.reshape(shape)
@@ -79,21 +81,20 @@ class TextModel:
         """Vocabulary column -> count for `text`: exactly `terms(text)` restricted to the
         vocabulary, computed from cached per-word columns (the hot path)."""
         tokens = tokens_of(text)
-        counts: dict[int, int] = {}
+        # Collect every column occurrence in one list and count it once (C-level Counter):
+        # a word's unigram counts per occurrence, its character n-grams once per distinct word.
+        cols: list[int] = []
         for word, n in Counter(tokens).items():
             uni, grams = self._word_columns(word)
             if uni is not None:
-                counts[uni] = counts.get(uni, 0) + n
-            for col in grams:
-                counts[col] = counts.get(col, 0) + 1
+                cols += [uni] * n
+            cols += grams
         if self.max_n >= 2:
             get = self.vocabulary.get
             for size in range(2, self.max_n + 1):
-                for i in range(len(tokens) - size + 1):
-                    ngram_col = get(" ".join(tokens[i : i + size]))
-                    if ngram_col is not None:
-                        counts[ngram_col] = counts.get(ngram_col, 0) + 1
-        return counts
+                ngrams = map(" ".join, zip(*(tokens[i:] for i in range(size)), strict=False))
+                cols += [c for c in map(get, ngrams) if c is not None]
+        return Counter(cols)
 
     def hidden(self, counts: dict[int, int], dense: list[float]) -> np.ndarray:
         h = self.b1.copy()
@@ -101,7 +102,7 @@ class TextModel:
         tfs = list(counts.values())
         if cols:
             idx = np.array(cols, dtype=np.intp)
-            vals = np.log(np.array(tfs, dtype=np.float64))
+            vals = np.log(np.array(tfs, dtype=np.float32))
             vals += 1.0  # sublinear tf
             vals *= self.idf[idx]
             h += (vals @ self.w1[idx]) / max(math.sqrt(vals @ vals), self.norm_floor)

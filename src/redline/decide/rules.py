@@ -30,15 +30,17 @@ def _evidence(policy: Policy, assessment: Assessment, red_line: RedLineName | No
         wanted: list[str] = []
     else:
         wanted = list(dict.fromkeys([*rule.when.all, *rule.when.any, *policy.document.red_lines[red_line].signals]))
+    rank = {signal: i for i, signal in enumerate(wanted)}
+    # One locating pass for every wanted signal, then the most telling signals first.
+    hits = sorted(assessment.hits(wanted), key=lambda h: (rank[h.signal], h.message, h.start, -h.end))
     taken: list[Hit] = []
-    for signal in wanted:  # in rank order: the most telling signals first
-        for hit in sorted(assessment.hits([signal]), key=lambda h: (h.message, h.start, -h.end)):
-            # a span inside one already listed (same message and source) adds nothing
-            if any(t.message == hit.message and t.source == hit.source and t.start <= hit.start and hit.end <= t.end for t in taken):
-                continue
-            taken.append(hit)
-            if len(taken) >= MAX_EVIDENCE:
-                return [h.as_evidence() for h in taken]
+    for hit in hits:
+        # a span inside one already listed (same message and source) adds nothing
+        if any(t.message == hit.message and t.source == hit.source and t.start <= hit.start and hit.end <= t.end for t in taken):
+            continue
+        taken.append(hit)
+        if len(taken) >= MAX_EVIDENCE:
+            break
     return [h.as_evidence() for h in taken]
 
 

@@ -12,6 +12,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
+import re2
+
 _BASE64 = re.compile(
     r"(?<![A-Za-z0-9+/=_-])(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9_-]{4}){4,}(?:[A-Za-z0-9+/_-]{2}==|[A-Za-z0-9+/_-]{3}=)?(?![A-Za-z0-9+/=_-])"
 )
@@ -177,7 +179,9 @@ _COMMON = frozenset(
 _ROT13_COMMON = frozenset(codecs.decode(w, "rot13") for w in _COMMON)
 _MIN_PAYLOAD_CHARS = 12
 # Cheap gate: base64 needs a 16-character run of its alphabet, hex 24 digits or \x escapes.
-_CANDIDATE = re.compile(r"[A-Za-z0-9+/_-]{16}|[0-9A-Fa-f]{2}[ :]?[0-9A-Fa-f]{2}[ :]?[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}")
+# RE2 (linear, one pass): this gate runs on every text, most of which holds no payload. Bytes,
+# because raw text may still hold lone surrogates that UTF-8 cannot encode strictly.
+_CANDIDATE = re2.compile(rb"[A-Za-z0-9+/_-]{16}|[0-9A-Fa-f]{2}[ :]?[0-9A-Fa-f]{2}[ :]?[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}")
 
 
 @dataclass(frozen=True)
@@ -251,7 +255,7 @@ def find_payloads(text: str, depth: int = 2) -> list[Payload]:
     if depth <= 0 or len(text) < _MIN_PAYLOAD_CHARS:
         return []
     payloads: list[Payload] = []
-    candidates = _CANDIDATE.search(text) is not None
+    candidates = _CANDIDATE.search(text.encode("utf-8", "surrogatepass")) is not None
     for m in _BASE64.finditer(text) if candidates else ():
         token = m.group(0)
         # Plain long words and identifiers match the alphabet; real base64 mixes case or digits.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import re2
+
 # Letters from other scripts that render like Latin ones. Folded only inside words whose every
 # letter is ASCII or in this table, so genuine Cyrillic or Greek words are left as they are.
 _CONFUSABLES = {
@@ -50,11 +52,14 @@ _EMAIL_TAIL = re.compile(r"\.[a-z]")
 # A legitimate alphanumeric designator ("f35", "mq9", "155mm", "sm-3") is not leetspeak.
 _DESIGNATOR = re.compile(r"^(?:[a-z]{1,4}\d+[a-z]?|\d+[a-z]{1,3})$")
 _SPACED = re.compile(r"(?<![\w])(?:[a-z][ ._*·\-]){3,}[a-z](?![\w])")
+# Cheap linear pre-check (RE2): four single letters in a row, which every spaced-out word has.
+_MAYBE_SPACED = re2.compile(r"[a-z][ ._*·\-][a-z][ ._*·\-][a-z][ ._*·\-][a-z]")
 # Code identifiers carry intent ("skipOperatorConfirm", "auto_fire"): read them as words.
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _SNAKE = re.compile(r"(?<=[A-Za-z0-9])_+(?=[A-Za-z0-9])")
 _WS = re.compile(r"[ \t\r\f\v]+")
 _NEWLINES = re.compile(r"\n{3,}")
+_WS_RUNS = ("  ", "\t", "\r", "\f", "\v")
 
 
 def _strip_controls(text: str) -> str:
@@ -103,8 +108,13 @@ def normalize(text: str) -> str:
         text = _SNAKE.sub(" ", text)
     if not text.isascii():
         text = _fold_confusables(text)
-    text = _join_spaced(text)
+    if _MAYBE_SPACED.search(text):
+        text = _join_spaced(text)
     if _HAS_LEET.search(text):
         text = _fold_leet(text)
-    text = _WS.sub(" ", text)
-    return _NEWLINES.sub("\n\n", text).strip()
+    # The substitutions below are skipped when plain substring checks show nothing to do.
+    if any(ws in text for ws in _WS_RUNS):
+        text = _WS.sub(" ", text)
+    if "\n\n\n" in text:
+        text = _NEWLINES.sub("\n\n", text)
+    return text.strip()
