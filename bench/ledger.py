@@ -1,7 +1,7 @@
 """Ledger bench: appends/s and verify time, as ratios against plain inserts into the same database
 in the same run (DESIGN.md budgets: >= 5,000 appends/s on SQLite; verify of 1M records < 60 s).
 
-    python bench/ledger.py                      # SQLite, 20k single appends, 1M-record verify
+    python bench/ledger.py                      # SQLite, 20k appends (single and group commit), 1M-record verify
     python bench/ledger.py --pg URL             # also PostgreSQL (e.g. the URL tools/pg.sh start prints)
 """
 
@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import psycopg
 
-from redline.ledger import Ledger, Record, SigningKey
+from redline.ledger import Ledger, LedgerWriter, Record, SigningKey
 from redline.ledger.canonical import dumps as canonical
 
 PAYLOAD = {
@@ -71,6 +72,25 @@ def ledger_appends(url: str, n: int) -> float:
         return n / (time.perf_counter() - t)
 
 
+def ledger_group_commit(url: str, n: int, threads: int) -> float:
+    """What a server does: `threads` callers each append and wait for their acknowledgement;
+    the writer commits whatever is pending as one transaction."""
+    with Ledger.open(url, SigningKey.generate()) as led, LedgerWriter(led) as writer:
+        per = n // threads
+
+        def caller() -> None:
+            for _ in range(per):
+                writer.append(RECORD)
+
+        workers = [threading.Thread(target=caller) for _ in range(threads)]
+        t = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return per * threads / (time.perf_counter() - t)
+
+
 def ledger_batched(url: str, n: int, batch: int) -> float:
     with Ledger.open(url, SigningKey.generate()) as led:
         t = time.perf_counter()
@@ -113,6 +133,14 @@ def main() -> None:
         base = plain_sqlite(str(tmp / f"plain-{sync}.db"), n if sync == "normal" else n // 10, sync)
         led = ledger_appends(f"sqlite:///{tmp / f'ledger-{sync}.db'}?synchronous={sync}", n if sync == "normal" else n // 10)
         print(f"  synchronous={sync:6}  plain inserts {base:9.0f}/s   ledger appends {led:8.0f}/s   ratio {led / base:.2f}")
+    base = plain_sqlite(str(tmp / "plain-again.db"), n, "normal")
+    for threads in (8, 32):
+        group = ledger_group_commit(f"sqlite:///{tmp / f'group-{threads}.db'}", n, threads)
+        verdict = "PASS" if group >= 5000 else "FAIL"
+        print(
+            f"  group commit, {threads:2} concurrent callers (each waits for its ack), synchronous=normal: "
+            f"{group:8.0f} appends/s   ratio to plain single inserts {group / base:.2f}   budget >= 5,000/s: {verdict}"
+        )
     batched = ledger_batched(f"sqlite:///{tmp / 'batched.db'}", n, 100)
     print(f"  append_many(100), synchronous=normal: {batched:.0f} records/s")
 

@@ -4,9 +4,11 @@ SQLite and on a real PostgreSQL server."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 import rfc8785
 from click.testing import CliRunner
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from ledger_helpers import fresh_pg, fresh_sqlite
 from redline.cli import cli
-from redline.ledger import Checkpoint, Ledger, Record, SigningKey, merkle
+from redline.ledger import Checkpoint, Ledger, LedgerError, LedgerWriter, Record, SigningKey, merkle
 from redline.ledger.canonical import dumps as canonical
 from redline.policy.schema import Retention
 from redline.store import StoreError, parse_db_url
@@ -82,6 +84,18 @@ def test_fast_canonical_json_equals_rfc8785_reference(value: object) -> None:
     except (ValueError, UnicodeEncodeError):
         return  # lone surrogates: both refuse (ours via orjson)
     assert canonical(value) == want
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=3))
+def test_fast_canonical_numbers_equal_the_reference(x: float, key: str) -> None:
+    # numbers are where orjson and RFC 8785 differ: every float goes through the ECMAScript form
+    assert canonical(x) == rfc8785.dumps(x)
+    try:
+        want = rfc8785.dumps({key: [x, -x], "k": x})
+    except UnicodeEncodeError:
+        return
+    assert canonical({key: [x, -x], "k": x}) == want
 
 
 def test_db_url_parser() -> None:
@@ -244,3 +258,46 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
         led.backend.execute("UPDATE ledger_records SET body = ? WHERE seq = 3", (b'{"seq":3}',))
         bad = runner.invoke(cli, ["ledger", "verify", "--db", db, "--key", str(key)])
         assert bad.exit_code == 1 and "record 3: edited" in bad.output
+
+
+def test_group_commit_appends_from_many_threads_form_one_chain(tmp_path: Path) -> None:
+
+    with Ledger.open(fresh_sqlite(tmp_path), SigningKey.generate(), checkpoint_every=100) as led, LedgerWriter(led, max_batch=64) as writer:
+        receipts: list[tuple[int, int, int]] = []
+        lock = threading.Lock()
+
+        def worker(t: int) -> None:
+            for i in range(150):
+                r = writer.append(Record("decision", {"t": t, "i": i}))
+                with lock:
+                    receipts.append((r.seq, t, i))
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert sorted(seq for seq, _, _ in receipts) == list(range(1200))  # every ack, one sequence
+        assert led.size() == 1200
+        report = led.verify()
+        assert report.ok, report.problem
+        stored = {seq: orjson.loads(bytes(body))["payload"] for seq, body in led.backend.execute("SELECT seq, body FROM ledger_records")}  # type: ignore[arg-type]
+        assert all(stored[seq] == {"t": t, "i": i} for seq, t, i in receipts)  # each receipt names its own record
+        # per thread, records keep the order they were appended in
+        for t in range(8):
+            mine = sorted((seq, i) for seq, tt, i in receipts if tt == t)
+            assert [i for _, i in mine] == list(range(150))
+
+
+def test_group_commit_reports_failures_to_every_waiting_caller(tmp_path: Path) -> None:
+
+    led = Ledger.open(fresh_sqlite(tmp_path), SigningKey.generate())
+    writer = LedgerWriter(led)
+    assert writer.append(Record("decision", {"ok": True})).seq == 0
+    led.close()  # the database goes away under the writer
+    future = writer.submit(Record("decision", {"ok": False}))
+    with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises reaches the caller
+        future.result(timeout=10)
+    writer.close()
+    with pytest.raises(LedgerError):
+        writer.submit(Record("decision", {}))

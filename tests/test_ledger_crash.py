@@ -27,6 +27,24 @@ with Ledger.open(db, load_or_create_signing_key(key), checkpoint_every=50) as le
         print(r.seq, i, flush=True)
 """
 
+# The same, through group commit: 4 threads append concurrently, acknowledged when committed.
+GROUP_WRITER = """
+import sys, threading
+from redline.ledger import Ledger, LedgerWriter, Record, load_or_create_signing_key
+db, key, count, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+out = threading.Lock()
+def worker(w, t):
+    for i in range(t, count, 4):
+        r = w.append(Record("decision", {"writer": tag, "i": i, "pad": "x" * 200}))
+        with out:
+            sys.stdout.write(f"{r.seq} {i}\\n")
+            sys.stdout.flush()
+with Ledger.open(db, load_or_create_signing_key(key), checkpoint_every=50) as led, LedgerWriter(led) as w:
+    threads = [threading.Thread(target=worker, args=(w, t)) for t in range(4)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+"""
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -35,13 +53,14 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_pg(request.getfixturevalue("pg_server"))
 
 
-def _writer(db: str, key: Path, count: int, tag: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", WRITER, db, str(key), str(count), tag], stdout=subprocess.PIPE, text=True)
+def _writer(db: str, key: Path, count: int, tag: str, script: str = WRITER) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", script, db, str(key), str(count), tag], stdout=subprocess.PIPE, text=True)
 
 
-def test_sigkill_during_heavy_appends_loses_nothing_acknowledged(db: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("script", [WRITER, GROUP_WRITER], ids=["single", "group-commit"])
+def test_sigkill_during_heavy_appends_loses_nothing_acknowledged(db: str, tmp_path: Path, script: str) -> None:
     key = tmp_path / "ledger.key"
-    proc = _writer(db, key, 10**9, "a")
+    proc = _writer(db, key, 10**9, "a", script)
     assert proc.stdout is not None
     acked: dict[int, int] = {}
     deadline = time.monotonic() + 60

@@ -13,6 +13,7 @@ from redline.ledger.log import InclusionProof, Ledger
 from redline.ledger.record import Receipt, Record
 from redline.ledger.redact import Redactor
 from redline.ledger.verify import Problem, Report, verify_log
+from redline.ledger.writer import LedgerWriter
 
 __all__ = [
     "Checkpoint",
@@ -21,6 +22,7 @@ __all__ = [
     "KeyFileError",
     "Ledger",
     "LedgerError",
+    "LedgerWriter",
     "Problem",
     "ProofError",
     "Receipt",
