@@ -26,7 +26,13 @@ def main() -> None:
     print("| label | examples |\n|---|---|")
     for label, c in sorted(by_label.items()):
         print(f"| {label} | {c} |")
-    boundary = sum(1 for e in examples if e.label == "permitted" and e.id.split("-")[0] in ("pns", "paw", "mpm", "mpw"))
+    # neighbor files, minimal pairs, and the supplements' permitted work other than everyday prompts
+    boundary = sum(
+        1
+        for e in examples
+        if e.label == "permitted"
+        and (e.id.split("-")[0] in ("pns", "paw", "mpm", "mpw") or (e.id.split("-")[0] in ("wsp", "mls") and e.category != "everyday_alarming"))
+    )
     everyday = sum(1 for e in examples if e.category == "everyday_alarming")
     print(f"\npermitted at the national-security boundary: {boundary}; everyday prompts with alarming words: {everyday}")
     print(f"permitted marked `expect: review` (gray cases): {sum(1 for e in examples if e.expect == 'review')}\n")
