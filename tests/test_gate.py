@@ -74,7 +74,10 @@ def test_policy_errors_in_the_tool_section_name_file_line_and_field() -> None:
     from importlib import resources
 
     base = resources.files("redline.policy").joinpath("default.yaml").read_text(encoding="utf-8")
-    bad = base.replace("{match: 'fire_*', effect: lethal, approver_role: weapons_release_authority, target_arg: target}", "{match: 'fire_*', effect: lethal}")
+    bad = base.replace(
+        "{match: 'fire_*', effect: lethal, approver_role: weapons_release_authority, target_arg: target}",
+        "{match: 'fire_*', effect: lethal}",
+    )
     assert bad != base
     with pytest.raises(PolicyError) as err:
         parse_policy(bad, "p.yaml")
@@ -152,7 +155,20 @@ def test_any_change_to_the_call_is_rejected(gate: Gate, change: tuple[str, Any])
     assert not gate.verify("tf-1", "release_weapon", ARGS, auth).ok
 
 
-CHALLENGE_FIELDS = ["tool", "tenant", "target", "args_sha256", "arguments", "expires_at", "issued_at", "nonce", "policy_version", "required_role", "approvals", "effect"]
+CHALLENGE_FIELDS = [
+    "tool",
+    "tenant",
+    "target",
+    "args_sha256",
+    "arguments",
+    "expires_at",
+    "issued_at",
+    "nonce",
+    "policy_version",
+    "required_role",
+    "approvals",
+    "effect",
+]
 
 
 def _mutated(value: Any, data: st.DataObject) -> Any:
@@ -163,7 +179,10 @@ def _mutated(value: Any, data: st.DataObject) -> Any:
     if isinstance(value, str):
         return data.draw(st.text(max_size=70).filter(lambda s: s != value))
     if isinstance(value, dict):
-        return {**value, data.draw(st.sampled_from(["target", "munition", "extra"])): data.draw(json_scalars.filter(lambda v: v != "T-0042"))}
+        return {
+            **value,
+            data.draw(st.sampled_from(["target", "munition", "extra"])): data.draw(json_scalars.filter(lambda v: v != "T-0042")),
+        }
     raise AssertionError(type(value))
 
 
@@ -247,7 +266,9 @@ def test_a_challenge_the_gate_did_not_issue_is_rejected(gate: Gate, clock: Clock
     # an operator crafting their own challenge (fresh nonce, right bindings) is not enough
     from redline.gate.challenge import build_challenge
 
-    own = build_challenge(tenant="tf-1", tool=gate.classify("release_weapon"), arguments=ARGS, policy_version=gate.policy.version, now=NOW, lifetime_s=900)
+    own = build_challenge(
+        tenant="tf-1", tool=gate.classify("release_weapon"), arguments=ARGS, policy_version=gate.policy.version, now=NOW, lifetime_s=900
+    )
     outcome = gate.verify("tf-1", "release_weapon", ARGS, sign(own))
     assert not outcome.ok and "not issued" in outcome.reason
 

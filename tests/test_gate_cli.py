@@ -34,7 +34,9 @@ def _setup(tmp_path: Path) -> tuple[str, Path]:
 
 
 def _challenge(tmp_path: Path, db: str, name: str = "challenge.json", args: str = ARGS) -> Path:
-    out = run("gate", "challenge", "--tenant", "tf-1", "--tool", "release_weapon", "--args", args, "--db", db, "--key", str(tmp_path / "l.key"))
+    out = run(
+        "gate", "challenge", "--tenant", "tf-1", "--tool", "release_weapon", "--args", args, "--db", db, "--key", str(tmp_path / "l.key")
+    )
     assert out.exit_code == 0, out.output
     path = tmp_path / name
     path.write_text(out.stdout)
@@ -50,7 +52,22 @@ def _authorize(tmp_path: Path, key: Path, challenge: Path, name: str = "auth.jso
 
 
 def _verify(tmp_path: Path, db: str, auth: Path, args: str = ARGS, tool: str = "release_weapon") -> Result:
-    return run("gate", "verify", "--tenant", "tf-1", "--tool", tool, "--args", args, "--authorization", str(auth), "--db", db, "--key", str(tmp_path / "l.key"))
+    return run(
+        "gate",
+        "verify",
+        "--tenant",
+        "tf-1",
+        "--tool",
+        tool,
+        "--args",
+        args,
+        "--authorization",
+        str(auth),
+        "--db",
+        db,
+        "--key",
+        str(tmp_path / "l.key"),
+    )
 
 
 def test_keygen_writes_a_private_key_only_its_owner_can_read(tmp_path: Path) -> None:
@@ -94,7 +111,10 @@ def test_operators_list_and_revoke(tmp_path: Path) -> None:
     assert run("operators", "revoke", "alice", "--db", db).exit_code == 0
     assert run("operators", "revoke", "alice", "--db", db).exit_code == 1
     rows = [orjson.loads(line) for line in run("operators", "list", "--db", db).stdout.splitlines()]
-    assert [(r["operator"], r["role"], r["revoked_at"] is not None) for r in rows] == [("alice", ROLE, True), ("carol", "intel_analyst", False)]
+    assert [(r["operator"], r["role"], r["revoked_at"] is not None) for r in rows] == [
+        ("alice", ROLE, True),
+        ("carol", "intel_analyst", False),
+    ]
     revoked = _verify(tmp_path, db, auth)
     assert revoked.exit_code == 1 and "revoked" in revoked.stderr
     dup = run("operators", "add", "alice", "--public-key", str(keys / "alice.pub"), "--role", ROLE, "--db", db)
@@ -150,7 +170,22 @@ def test_verify_and_mcp_proxy_fail_closed_on_an_unreadable_policy(tmp_path: Path
     auth = _authorize(tmp_path, keys / "alice.key", _challenge(tmp_path, db))
     bad = tmp_path / "bad.yaml"
     bad.write_text("policy_format: 1\nname: [broken\n")
-    out = run("gate", "verify", "--tenant", "tf-1", "--tool", "release_weapon", "--args", ARGS, "--authorization", str(auth), "--db", db, "--policy", str(bad))
+    out = run(
+        "gate",
+        "verify",
+        "--tenant",
+        "tf-1",
+        "--tool",
+        "release_weapon",
+        "--args",
+        ARGS,
+        "--authorization",
+        str(auth),
+        "--db",
+        db,
+        "--policy",
+        str(bad),
+    )
     assert out.exit_code != 0 and "policy cannot be read" in out.stderr
     marker = tmp_path / "server-started"
     redline = str(Path(sys.executable).with_name("redline"))

@@ -70,7 +70,9 @@ def test_mcp_proxy_holds_lethal_call_until_authorized_then_runs_once(tmp_path: P
             authorization = orjson.loads(signed.stdout)
 
             # the authorization binds these arguments: another target is held, not released
-            other = _redline(await session.call_tool("release_weapon", {**args, "target": "T-0043"}, meta={"redline/authorization": authorization}))
+            other = _redline(
+                await session.call_tool("release_weapon", {**args, "target": "T-0043"}, meta={"redline/authorization": authorization})
+            )
             assert other["status"] == "approval_required"
             assert not weapons_log.exists()
 

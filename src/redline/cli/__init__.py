@@ -31,7 +31,8 @@ cli.add_command(classify)
 cli.add_command(eval_command)
 cli.add_command(train)
 cli.add_command(ledger)
-for _command in GATE_COMMANDS: cli.add_command(_command)  # noqa: E701 - keygen, operators, gate, authorize, mcp-proxy
+for _command in GATE_COMMANDS:
+    cli.add_command(_command)  # keygen, operators, gate, authorize, mcp-proxy
 
 
 def main() -> None:

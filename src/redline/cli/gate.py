@@ -16,7 +16,6 @@ from redline.cli.ledger import db_option, key_option
 from redline.gate import (
     GateError,
     GateStore,
-    GateUnavailable,
     authorize,
     keygen,
     load_operator_key,
@@ -127,7 +126,15 @@ def operators_list(db: str) -> None:
         return
     for op in ops:
         click.echo(
-            dumps({"operator": op.id, "role": op.role, "key_id": op.key_id, "added_at": _when(op.added_at), "revoked_at": _when(op.revoked_at)})
+            dumps(
+                {
+                    "operator": op.id,
+                    "role": op.role,
+                    "key_id": op.key_id,
+                    "added_at": _when(op.added_at),
+                    "revoked_at": _when(op.revoked_at),
+                }
+            )
         )
 
 
@@ -212,13 +219,13 @@ def authorize_command(key_path: str, challenge_path: str, operator: str | None, 
 @click.option("--tenant", required=True)
 @click.option("--tool", required=True, help="Tool name.")
 @click.option("--args", "args_json", required=True, help="The call's arguments: a JSON object, or @FILE.")
-@click.option(
-    "--authorization", "auth_paths", required=True, multiple=True, help="Authorization file; repeat for the two-person rule."
-)
+@click.option("--authorization", "auth_paths", required=True, multiple=True, help="Authorization file; repeat for the two-person rule.")
 @db_option
 @policy_option
 @key_option
-def gate_verify(tenant: str, tool: str, args_json: str, auth_paths: tuple[str, ...], db: str, policy_path: str | None, key_path: str) -> None:
+def gate_verify(
+    tenant: str, tool: str, args_json: str, auth_paths: tuple[str, ...], db: str, policy_path: str | None, key_path: str
+) -> None:
     """Exit 0 only if the authorization releases this exact call now, consuming its nonce; otherwise
     exit 1 and say why."""
     arguments = _parse_args(args_json)

@@ -82,7 +82,9 @@ class Gate:
 
     # -- the three operations --------------------------------------------------------------------
 
-    def challenge(self, tenant: str, tool: str, arguments: Mapping[str, Any], annotations: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def challenge(
+        self, tenant: str, tool: str, arguments: Mapping[str, Any], annotations: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Issue (store and record) a challenge for a lethal call."""
         cls = self.classify(tool, annotations)
         ch = build_challenge(

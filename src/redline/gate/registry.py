@@ -36,7 +36,10 @@ class ToolClass:
 def _matches(rule: ToolRule, tool: str, annotations: Mapping[str, Any]) -> bool:
     if rule.match is not None and not fnmatch.fnmatchcase(tool, rule.match):
         return False
-    return all(key in annotations and annotations[key] == value and type(annotations[key]) is type(value) for key, value in rule.annotations.items())
+    return all(
+        key in annotations and annotations[key] == value and type(annotations[key]) is type(value)
+        for key, value in rule.annotations.items()
+    )
 
 
 class ToolRegistry:

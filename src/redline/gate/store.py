@@ -8,6 +8,7 @@ fail closed.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -93,10 +94,8 @@ class GateStore:
         return cls(url)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken connection has nothing left to report
             self.conn.close()
-        except Exception:  # noqa: S110 - closing a broken connection has nothing left to report
-            pass
 
     def __enter__(self) -> GateStore:
         return self
@@ -122,7 +121,7 @@ class GateStore:
         try:
             return self.conn.execute(sql.replace("?", "%s") if self._pg else sql, params)
         except sqlite3.IntegrityError as e:
-            raise _Conflict(str(e)) from None
+            raise _ConflictError(str(e)) from None
         except sqlite3.Error as e:
             raise GateUnavailable(f"gate store unavailable: {self.url}: {e}") from None
         except Exception as e:
@@ -130,7 +129,7 @@ class GateStore:
                 import psycopg
 
                 if isinstance(e, psycopg.errors.UniqueViolation):
-                    raise _Conflict(_first_line(e)) from None
+                    raise _ConflictError(_first_line(e)) from None
                 raise GateUnavailable(f"gate store unavailable: {self.url}: {_first_line(e)}") from None
             raise
 
@@ -143,7 +142,7 @@ class GateStore:
                 "INSERT INTO gate_operators (id, role, public_key, key_id, added_at) VALUES (?, ?, ?, ?, ?)",
                 (operator, role, public_key.hex(), key_id, now),
             )
-        except _Conflict:
+        except _ConflictError:
             raise GateError(f"operator {operator!r} is already registered (revoked ids are not reused)") from None
         return Operator(operator, role, public_key, key_id, now, None)
 
@@ -170,7 +169,7 @@ class GateStore:
                 "INSERT INTO gate_challenges (nonce, tenant, tool, digest, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (nonce, tenant, tool, digest, issued_at, expires_at),
             )
-        except _Conflict:
+        except _ConflictError:
             raise GateUnavailable("nonce collision (the random source is broken)") from None
 
     def challenge(self, nonce: str) -> IssuedChallenge | None:
@@ -196,7 +195,7 @@ class GateStore:
         return [IssuedChallenge(*r) for r in rows]
 
 
-class _Conflict(Exception):
+class _ConflictError(Exception):
     pass
 
 
