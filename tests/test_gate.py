@@ -340,3 +340,22 @@ def test_ledger_failure_means_the_call_does_not_run(tmp_path: Path) -> None:
     gate.ledger.backend.close()
     v = gate.check_call("tf-1", "release_weapon", ARGS, auth)
     assert v.status == "denied" and "ledger" in v.reason
+
+
+# -- the wire convention for the gateway ----------------------------------------------------------
+
+
+def test_authorizations_travel_in_a_header_or_the_body(gate: Gate) -> None:
+    from redline.gate import authorizations_from, encode_header, without_redline
+
+    a1 = sign(_held(gate, args={**ARGS, "target": "T-1"}))
+    a2 = sign(_held(gate, args={**ARGS, "target": "T-2"}))
+    body = {"model": "m", "messages": [], "redline": {"authorizations": [a2]}}
+    found = authorizations_from(encode_header(a1), body)
+    assert found == [a1, a2] and "redline" not in without_redline(body)
+    for target in ("T-1", "T-2"):
+        assert gate.check_call("tf-1", "release_weapon", {**ARGS, "target": target}, found).status == "released"
+    assert authorizations_from(None, {"model": "m"}) == []
+    for header, bad_body in (("%%%", None), (None, {"redline": [a1]}), (encode_header(a1)[:-3], None)):
+        with pytest.raises(GateError):
+            authorizations_from(header, bad_body)

@@ -195,3 +195,12 @@ def test_verify_and_mcp_proxy_fail_closed_on_an_unreadable_policy(tmp_path: Path
     )  # fmt: skip
     assert proc.returncode != 0 and "policy cannot be read" in proc.stderr
     assert not marker.exists()  # the MCP server was never launched
+
+
+def test_pending_lists_the_approval_queue(tmp_path: Path) -> None:
+    db, keys = _setup(tmp_path)
+    first = orjson.loads(_challenge(tmp_path, db, "c1.json").read_bytes())
+    second_path = _challenge(tmp_path, db, "c2.json")
+    assert _verify(tmp_path, db, _authorize(tmp_path, keys / "alice.key", second_path)).exit_code == 0
+    rows = [orjson.loads(line) for line in run("gate", "pending", "--db", db).stdout.splitlines()]
+    assert [(r["nonce"], r["tool"], r["tenant"]) for r in rows] == [(first["nonce"], "release_weapon", "tf-1")]

@@ -244,6 +244,32 @@ def gate_verify(
         fail(f"rejected: {outcome.reason}", EXIT_REJECTED)
 
 
+@gate.command("pending")
+@db_option
+def gate_pending(db: str) -> None:
+    """The approval queue: one JSON line per issued challenge not yet used or expired."""
+    import time
+
+    try:
+        with _store(db) as store:
+            rows = store.pending(time.time())
+    except GateError as e:
+        fail(str(e), EXIT_USAGE)
+        return
+    for ch in rows:
+        click.echo(
+            dumps(
+                {
+                    "nonce": ch.nonce,
+                    "tenant": ch.tenant,
+                    "tool": ch.tool,
+                    "issued_at": _when(ch.issued_at),
+                    "expires_at": _when(ch.expires_at),
+                }
+            )
+        )
+
+
 # -- MCP proxy -------------------------------------------------------------------------------------
 
 

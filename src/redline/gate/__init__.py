@@ -15,6 +15,7 @@ from redline.gate.keys import keygen, load_operator_key, load_operator_public_ke
 from redline.gate.registry import ToolClass, ToolRegistry
 from redline.gate.store import GateStore, Operator
 from redline.gate.verify import Call, Outcome, Verifier
+from redline.gate.wire import authorizations_from, encode_header, without_redline
 
 __all__ = [
     "Call",
@@ -29,10 +30,13 @@ __all__ = [
     "Verdict",
     "Verifier",
     "args_sha256",
+    "authorizations_from",
     "authorize",
     "canonical",
+    "encode_header",
     "keygen",
     "load_operator_key",
     "load_operator_public_key",
     "open_gate",
+    "without_redline",
 ]
