@@ -20,6 +20,7 @@ import rfc8785
 
 from redline.gate.errors import GateError
 from redline.gate.registry import ToolClass
+from redline.ledger.canonical import dumps as canonical_json
 
 CHALLENGE_TYPE = "redline.gate.challenge/v1"
 NONCE_BYTES = 32
@@ -44,9 +45,10 @@ CHALLENGE_FIELDS = frozenset(
 
 
 def canonical(obj: Any) -> bytes:
-    """RFC 8785 canonical JSON; `GateError` for values JSON cannot carry (NaN, huge integers)."""
+    """RFC 8785 canonical JSON (the ledger's fast encoder, held to the reference by its property
+    test); `GateError` for values JSON cannot carry (NaN, huge integers)."""
     try:
-        return bytes(rfc8785.dumps(obj))
+        return canonical_json(obj)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
         raise GateError(f"arguments are not canonical JSON: {e}") from None
 
