@@ -359,3 +359,12 @@ def test_authorizations_travel_in_a_header_or_the_body(gate: Gate) -> None:
     for header, bad_body in (("%%%", None), (None, {"redline": [a1]}), (encode_header(a1)[:-3], None)):
         with pytest.raises(GateError):
             authorizations_from(header, bad_body)
+
+
+def test_threads_sharing_one_gate_release_a_call_once(gate: Gate) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    auth = sign(_held(gate))
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: gate.check_call("tf-1", "release_weapon", ARGS, auth).status, range(16)))
+    assert statuses.count("released") == 1 and statuses.count("denied") == 15

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ class GateStore:
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
         self._pg = url.scheme == "postgresql"
+        self._lock = threading.Lock()  # one connection, possibly shared by a server's threads
         try:
             self.conn: Any = connect_postgres(url) if self._pg else connect_sqlite(url)
             self._create()
@@ -119,7 +121,10 @@ class GateStore:
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         """Execute one statement; `?` placeholders are rewritten for psycopg."""
         try:
-            return self.conn.execute(sql.replace("?", "%s") if self._pg else sql, params)
+            with self._lock:
+                cur = self.conn.execute(sql.replace("?", "%s") if self._pg else sql, params)
+                rows = cur.fetchall() if cur.description is not None else None
+                return _Result(rows, cur.rowcount)
         except sqlite3.IntegrityError as e:
             raise _ConflictError(str(e)) from None
         except sqlite3.Error as e:
@@ -197,6 +202,19 @@ class GateStore:
 
 class _ConflictError(Exception):
     pass
+
+
+class _Result:
+    """A statement's rows (fetched under the lock) and row count."""
+
+    def __init__(self, rows: list[Any] | None, rowcount: int) -> None:
+        self.rows, self.rowcount = rows or [], rowcount
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self.rows
 
 
 def _operator(row: tuple[Any, ...]) -> Operator:
