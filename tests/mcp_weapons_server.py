@@ -27,5 +27,13 @@ def release_weapon(target: str, munition: str) -> str:
     return f"released {munition} on {target}"
 
 
+@server.tool(meta={"redline/effect": "lethal"})
+def deploy_payload(target: str) -> str:
+    """A tool whose name the policy does not know; the server itself marks it lethal."""
+    with open(os.environ["WEAPONS_LOG"], "a", encoding="utf-8") as fh:
+        fh.write(f"payload {target}\n")
+    return f"deployed on {target}"
+
+
 if __name__ == "__main__":
     server.run()

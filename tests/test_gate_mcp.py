@@ -52,6 +52,10 @@ def test_mcp_proxy_holds_lethal_call_until_authorized_then_runs_once(tmp_path: P
             listed = {t.name: t for t in (await session.list_tools()).tools}
             assert listed["release_weapon"].meta is not None and listed["release_weapon"].meta["redline/effect"] == "lethal"
             assert listed["get_track"].meta is not None and listed["get_track"].meta["redline/effect"] == "observe"
+            assert listed["deploy_payload"].meta is not None and listed["deploy_payload"].meta["redline/effect"] == "lethal"
+            assert "signed authorization" in (listed["release_weapon"].description or "")
+            marked = _redline(await session.call_tool("deploy_payload", {"target": "T-7"}))
+            assert marked["status"] == "approval_required" and marked["challenge"]["tool"] == "deploy_payload"
 
             observed = await session.call_tool("get_track", {"track_id": "T-0042"})
             assert not observed.is_error
@@ -93,7 +97,7 @@ def test_mcp_proxy_holds_lethal_call_until_authorized_then_runs_once(tmp_path: P
     with sqlite3.connect(tmp_path / "gate.db") as conn:
         bodies = [orjson.loads(b) for (b,) in conn.execute("SELECT body FROM ledger_records ORDER BY seq")]
     events = [b["payload"]["event"] for b in bodies if b["kind"] == "gate"]
-    assert events == ["approval_required", "approval_required", "released", "rejected", "rejected"]
+    assert events == ["approval_required", "approval_required", "approval_required", "released", "rejected", "rejected"]
     released = bodies[events.index("released")]["payload"]
     assert released["operators"] == ["maj.rivera"] and len(released["args_sha256"]) == 64
     # the ledger keeps hashes of the arguments, never the arguments or key material

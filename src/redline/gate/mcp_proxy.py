@@ -30,11 +30,11 @@ ARG_AUTHORIZATION = "_redline_authorization"
 
 
 def tool_annotations(tool: types.Tool) -> dict[str, Any]:
-    """A tool's MCP annotations (wire names) merged with its `_meta`: what registry rules match on."""
+    """A tool's MCP annotations (wire names) merged with its `_meta`: what registry rules match on.
+    A server's own marks (e.g. `_meta["redline/effect"]`) can only raise the class the policy gives."""
     out: dict[str, Any] = dict(tool.meta or {})
     if tool.annotations is not None:
         out.update(tool.annotations.model_dump(by_alias=True, exclude_none=True))
-    out.pop(META_EFFECT, None)  # our own mark from a previous proxy is not the server's word
     return out
 
 
