@@ -4,6 +4,7 @@ and an effector would run them."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -28,8 +29,14 @@ def _setup(tmp_path: Path) -> tuple[str, Path]:
     for op in ("alice", "carol"):
         made = run("keygen", "--operator", op, "--out", str(keys))
         assert made.exit_code == 0, made.output
-    assert run("operators", "add", "alice", "--public-key", str(keys / "alice.pub"), "--role", ROLE, "--db", db).exit_code == 0
-    assert run("operators", "add", "carol", "--public-key", str(keys / "carol.pub"), "--role", "intel_analyst", "--db", db).exit_code == 0
+    lk = str(tmp_path / "l.key")
+    assert run("operators", "add", "alice", "--public-key", str(keys / "alice.pub"), "--role", ROLE, "--db", db, "--key", lk).exit_code == 0
+    assert (
+        run(
+            "operators", "add", "carol", "--public-key", str(keys / "carol.pub"), "--role", "intel_analyst", "--db", db, "--key", lk
+        ).exit_code
+        == 0
+    )
     return db, keys
 
 
@@ -108,8 +115,8 @@ def test_verify_rejects_other_calls_and_wrong_roles(tmp_path: Path) -> None:
 def test_operators_list_and_revoke(tmp_path: Path) -> None:
     db, keys = _setup(tmp_path)
     auth = _authorize(tmp_path, keys / "alice.key", _challenge(tmp_path, db))
-    assert run("operators", "revoke", "alice", "--db", db).exit_code == 0
-    assert run("operators", "revoke", "alice", "--db", db).exit_code == 1
+    assert run("operators", "revoke", "alice", "--db", db, "--key", str(tmp_path / "l.key")).exit_code == 0
+    assert run("operators", "revoke", "alice", "--db", db, "--key", str(tmp_path / "l.key")).exit_code == 1
     rows = [orjson.loads(line) for line in run("operators", "list", "--db", db).stdout.splitlines()]
     assert [(r["operator"], r["role"], r["revoked_at"] is not None) for r in rows] == [
         ("alice", ROLE, True),
@@ -117,15 +124,24 @@ def test_operators_list_and_revoke(tmp_path: Path) -> None:
     ]
     revoked = _verify(tmp_path, db, auth)
     assert revoked.exit_code == 1 and "revoked" in revoked.stderr
-    dup = run("operators", "add", "alice", "--public-key", str(keys / "alice.pub"), "--role", ROLE, "--db", db)
+    dup = run(
+        "operators", "add", "alice", "--public-key", str(keys / "alice.pub"), "--role", ROLE, "--db", db, "--key", str(tmp_path / "l.key")
+    )
     assert dup.exit_code != 0 and "already registered" in dup.output
+    with sqlite3.connect(tmp_path / "gate.db") as conn:
+        payloads = [orjson.loads(b)["payload"] for (b,) in conn.execute("SELECT body FROM ledger_records ORDER BY seq")]
+    changes = [(p["event"], p["operator"]) for p in payloads if p["event"].startswith("operator_")]
+    assert changes == [("operator_added", "alice"), ("operator_added", "carol"), ("operator_revoked", "alice")]
+    assert all(p.get("role") == ROLE for p in payloads if p["event"] == "operator_added" and p["operator"] == "alice")
 
 
 def test_no_key_material_in_output_or_errors(tmp_path: Path) -> None:
     db, keys = _setup(tmp_path)
     private = (keys / "alice.key").read_text()
     secret_lines = [ln for ln in private.splitlines() if not ln.startswith("-----")]
-    refused = run("operators", "add", "mallory", "--public-key", str(keys / "alice.key"), "--role", ROLE, "--db", db)
+    refused = run(
+        "operators", "add", "mallory", "--public-key", str(keys / "alice.key"), "--role", ROLE, "--db", db, "--key", str(tmp_path / "l.key")
+    )
     assert refused.exit_code != 0 and "private key" in refused.output
     challenge = _challenge(tmp_path, db)
     outputs = [refused.output, run("authorize", "--key", str(keys / "alice.key"), "--challenge", str(challenge)).output]

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import orjson
+from click.testing import CliRunner, Result
 from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from redline.cli import cli
 
 REDLINE = str(Path(sys.executable).with_name("redline"))
 SERVER = str(Path(__file__).with_name("mcp_weapons_server.py"))
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([REDLINE, *args], capture_output=True, text=True, timeout=120, check=False)
+def _run(*args: str) -> Result:
+    """The operator-side and audit commands, in process (only the proxy needs its own process)."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def _redline(result: Any) -> dict[str, Any]:
@@ -32,12 +35,12 @@ def test_mcp_proxy_holds_lethal_call_until_authorized_then_runs_once(tmp_path: P
     db = f"sqlite:///{tmp_path / 'gate.db'}"
     ledger_key = str(tmp_path / "ledger.key")
     weapons_log = tmp_path / "weapons.log"
-    assert _run("keygen", "--operator", "maj.rivera", "--out", str(tmp_path / "keys")).returncode == 0
+    assert _run("keygen", "--operator", "maj.rivera", "--out", str(tmp_path / "keys")).exit_code == 0
     added = _run(
         "operators", "add", "maj.rivera", "--public-key", str(tmp_path / "keys" / "maj.rivera.pub"),
-        "--role", "weapons_release_authority", "--db", db,
+        "--role", "weapons_release_authority", "--db", db, "--key", ledger_key,
     )  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    assert added.exit_code == 0, added.output
 
     params = StdioServerParameters(
         command=REDLINE,
@@ -70,7 +73,7 @@ def test_mcp_proxy_holds_lethal_call_until_authorized_then_runs_once(tmp_path: P
 
             (tmp_path / "challenge.json").write_bytes(orjson.dumps(challenge))
             signed = _run("authorize", "--key", str(tmp_path / "keys" / "maj.rivera.key"), "--challenge", str(tmp_path / "challenge.json"))
-            assert signed.returncode == 0, signed.stderr
+            assert signed.exit_code == 0, signed.output
             authorization = orjson.loads(signed.stdout)
 
             # the authorization binds these arguments: another target is held, not released
@@ -93,9 +96,11 @@ def test_mcp_proxy_holds_lethal_call_until_authorized_then_runs_once(tmp_path: P
     anyio.run(agent)
 
     audit = _run("ledger", "verify", "--db", db, "--key", ledger_key, "--json")
-    assert audit.returncode == 0, audit.stderr
+    assert audit.exit_code == 0, audit.output
     with sqlite3.connect(tmp_path / "gate.db") as conn:
         bodies = [orjson.loads(b) for (b,) in conn.execute("SELECT body FROM ledger_records ORDER BY seq")]
+    assert [b["payload"]["event"] for b in bodies[:1]] == ["operator_added"]
+    bodies = bodies[1:]
     events = [b["payload"]["event"] for b in bodies if b["kind"] == "gate"]
     assert events == ["approval_required", "approval_required", "approval_required", "released", "rejected", "rejected"]
     released = bodies[events.index("released")]["payload"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import orjson
@@ -22,7 +22,10 @@ from redline.gate import (
     load_operator_public_key,
     open_gate,
 )
-from redline.gate.gate import Gate
+from redline.gate.gate import Gate, record_operator_change
+from redline.gate.store import Operator
+from redline.ledger import Ledger, LedgerError, load_or_create_signing_key
+from redline.store import StoreError
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -59,6 +62,15 @@ def _gate(db: str, policy_path: str | None, key_path: str) -> Gate:
     except GateError as e:
         fail(str(e), EXIT_USAGE)
     raise AssertionError("unreachable")
+
+
+def _record_change(db: str, key_path: str, event: Literal["operator_added", "operator_revoked"], op: Operator | str) -> None:
+    """Record an operator-registry change in the ledger of the same database."""
+    try:
+        with Ledger.open(db, load_or_create_signing_key(key_path)) as ledger:
+            record_operator_change(ledger, event, op)
+    except (StoreError, LedgerError, GateError) as e:
+        fail(f"the change is made but could not be recorded in the ledger: {e}", EXIT_USAGE)
 
 
 def _store(db: str) -> GateStore:
@@ -99,7 +111,8 @@ def operators() -> None:
 @click.option("--public-key", "public_key", required=True, type=click.Path(dir_okay=False), help="The operator's ID.pub.")
 @click.option("--role", required=True, help="Approver role, e.g. weapons_release_authority.")
 @db_option
-def operators_add(operator: str, public_key: str, role: str, db: str) -> None:
+@key_option
+def operators_add(operator: str, public_key: str, role: str, db: str, key_path: str) -> None:
     """Register OPERATOR's public key with a role."""
     from redline.gate.keys import check_operator_id
 
@@ -111,6 +124,7 @@ def operators_add(operator: str, public_key: str, role: str, db: str) -> None:
     except GateError as e:
         fail(str(e), EXIT_USAGE)
         return
+    _record_change(db, key_path, "operator_added", op)
     click.echo(dumps({"operator": op.id, "role": op.role, "key_id": op.key_id, "added_at": _when(op.added_at)}))
 
 
@@ -141,7 +155,8 @@ def operators_list(db: str) -> None:
 @operators.command("revoke")
 @click.argument("operator")
 @db_option
-def operators_revoke(operator: str, db: str) -> None:
+@key_option
+def operators_revoke(operator: str, db: str, key_path: str) -> None:
     """Revoke OPERATOR: their signatures no longer authorize anything, including unused ones."""
     try:
         with _store(db) as store:
@@ -151,6 +166,7 @@ def operators_revoke(operator: str, db: str) -> None:
         return
     if not done:
         fail(f"no active operator {operator!r}", EXIT_REJECTED)
+    _record_change(db, key_path, "operator_revoked", operator)
     click.echo(dumps({"operator": operator, "revoked": True}))
 
 

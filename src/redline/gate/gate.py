@@ -18,7 +18,7 @@ from typing import Any, Literal
 from redline.gate.challenge import args_sha256, build_challenge, digest
 from redline.gate.errors import GateError, GateUnavailable
 from redline.gate.registry import ToolClass, ToolRegistry
-from redline.gate.store import GateStore
+from redline.gate.store import GateStore, Operator
 from redline.gate.verify import Call, Outcome, Verifier
 from redline.ledger import Ledger, Record
 from redline.policy import Policy
@@ -163,10 +163,23 @@ class Gate:
         if nonce is not None:
             payload["nonce_sha256"] = hashlib.sha256(nonce.encode()).hexdigest()
         payload.update({k: v for k, v in extra.items() if v})
-        try:
-            self.ledger.append(Record(kind="gate", payload=payload, tenant=tenant))
-        except Exception as e:
-            raise GateUnavailable(f"cannot record the gate decision in the ledger: {type(e).__name__}") from None
+        append_gate_record(self.ledger, payload, tenant)
+
+
+def append_gate_record(ledger: Ledger, payload: dict[str, Any], tenant: str | None = None) -> None:
+    """One `gate` record; `GateUnavailable` when it cannot be written (callers fail closed)."""
+    try:
+        ledger.append(Record(kind="gate", payload=payload, tenant=tenant))
+    except Exception as e:
+        raise GateUnavailable(f"cannot record the gate decision in the ledger: {type(e).__name__}") from None
+
+
+def record_operator_change(ledger: Ledger, event: Literal["operator_added", "operator_revoked"], operator: Operator | str) -> None:
+    """Record a change to who may authorize (the key id is a hash of the public key, not key material)."""
+    if isinstance(operator, str):
+        append_gate_record(ledger, {"event": event, "operator": operator})
+    else:
+        append_gate_record(ledger, {"event": event, "operator": operator.id, "role": operator.role, "key_id": operator.key_id})
 
 
 def _claimed_operators(authorization: Any) -> list[str]:
