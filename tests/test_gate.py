@@ -368,3 +368,47 @@ def test_threads_sharing_one_gate_release_a_call_once(gate: Gate) -> None:
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: gate.check_call("tf-1", "release_weapon", ARGS, auth).status, range(16)))
     assert statuses.count("released") == 1 and statuses.count("denied") == 15
+
+
+# -- tool calls in model output (what the gateway hands over) -------------------------------------
+
+
+def test_openai_message_holds_lethal_calls_until_authorized_then_releases_once(gate: Gate) -> None:
+    import orjson
+
+    from redline.gate import gate_openai_message
+
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "get_track", "arguments": '{"track_id": "T-0042"}'}},
+            {"id": "c2", "type": "function", "function": {"name": "release_weapon", "arguments": orjson.dumps(ARGS).decode()}},
+        ],
+    }
+    out, held = gate_openai_message(gate, "tf-1", message)
+    assert [c["id"] for c in out["tool_calls"]] == ["c1"] and message["tool_calls"][1]["id"] == "c2"
+    assert [(h.id, h.verdict.status) for h in held] == [("c2", "approval_required")]
+    challenge = held[0].to_dict()["challenge"]
+    auth = sign(challenge)
+    out, held = gate_openai_message(gate, "tf-1", message, [auth])
+    assert [c["id"] for c in out["tool_calls"]] == ["c1", "c2"] and held == []
+    out, held = gate_openai_message(gate, "tf-1", message, [auth])
+    assert [c["id"] for c in out["tool_calls"]] == ["c1"] and held[0].verdict.status == "denied"
+    bad = {"tool_calls": [{"id": "c3", "function": {"name": "release_weapon", "arguments": "{not json"}}]}
+    out, held = gate_openai_message(gate, "tf-1", bad)
+    assert "tool_calls" not in out and held[0].verdict.status == "denied"
+
+
+def test_anthropic_content_holds_lethal_tool_use(gate: Gate) -> None:
+    from redline.gate import gate_anthropic_content
+
+    content = [
+        {"type": "text", "text": "Engaging."},
+        {"type": "tool_use", "id": "tu1", "name": "release_weapon", "input": ARGS},
+        {"type": "tool_use", "id": "tu2", "name": "get_track", "input": {"track_id": "T-0042"}},
+    ]
+    kept, held = gate_anthropic_content(gate, "tf-1", content)
+    assert [b.get("id") for b in kept] == [None, "tu2"] and held[0].id == "tu1"
+    kept, held = gate_anthropic_content(gate, "tf-1", content, [sign(held[0].verdict.challenge or {})])
+    assert [b.get("id") for b in kept] == [None, "tu1", "tu2"] and held == []

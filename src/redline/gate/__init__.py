@@ -14,6 +14,7 @@ from redline.gate.gate import Gate, Verdict, open_gate
 from redline.gate.keys import keygen, load_operator_key, load_operator_public_key
 from redline.gate.registry import ToolClass, ToolRegistry
 from redline.gate.store import GateStore, Operator
+from redline.gate.toolcalls import HeldCall, gate_anthropic_content, gate_openai_message
 from redline.gate.verify import Call, Outcome, Verifier
 from redline.gate.wire import authorizations_from, encode_header, without_redline
 
@@ -23,6 +24,7 @@ __all__ = [
     "GateError",
     "GateStore",
     "GateUnavailable",
+    "HeldCall",
     "Operator",
     "Outcome",
     "ToolClass",
@@ -34,6 +36,8 @@ __all__ = [
     "authorize",
     "canonical",
     "encode_header",
+    "gate_anthropic_content",
+    "gate_openai_message",
     "keygen",
     "load_operator_key",
     "load_operator_public_key",
