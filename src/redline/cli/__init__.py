@@ -12,6 +12,7 @@ import click
 
 from redline.cli.classify import classify
 from redline.cli.evaluate import eval_command
+from redline.cli.gate import COMMANDS as GATE_COMMANDS
 from redline.cli.ledger import ledger
 from redline.cli.train import train
 
@@ -30,6 +31,8 @@ cli.add_command(classify)
 cli.add_command(eval_command)
 cli.add_command(train)
 cli.add_command(ledger)
+for _command in GATE_COMMANDS:
+    cli.add_command(_command)  # keygen, operators, gate, authorize, mcp-proxy
 
 
 def main() -> None:

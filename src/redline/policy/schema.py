@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 RedLineName = Literal["mass_domestic_surveillance", "autonomous_weapons"]
 RED_LINES: tuple[RedLineName, ...] = ("mass_domestic_surveillance", "autonomous_weapons")
@@ -83,15 +83,34 @@ class Limits(_Strict):
 
 
 class ToolRule(_Strict):
-    match: str = Field(min_length=1)
+    """One registry entry: tools whose name matches the glob `match` and/or whose MCP annotations
+    (or `_meta` entries) equal every item of `annotations` get `effect`. A lethal entry names the
+    role that may authorize it; `two_person` asks for two distinct operators; `target_arg` names the
+    argument that holds the target, shown to the operator in the challenge."""
+
+    match: str | None = Field(default=None, min_length=1)
+    annotations: dict[str, str | bool | int] = Field(default_factory=dict)
     effect: EffectClass
-    approver_role: str | None = None
+    approver_role: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     two_person: bool = False
+    target_arg: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ToolRule:
+        if self.match is None and not self.annotations:
+            raise ValueError("a tool rule needs `match` (a name pattern) or `annotations`")
+        if self.effect == "lethal" and self.approver_role is None:
+            raise ValueError("a lethal tool rule needs `approver_role`")
+        if self.effect != "lethal" and (self.approver_role is not None or self.two_person):
+            raise ValueError("`approver_role` and `two_person` apply to lethal tools only")
+        return self
 
 
 class Tools(_Strict):
     unknown_tool_effect: EffectClass
     registry: list[ToolRule]
+    # How long a challenge (and so the authorization signed over it) stays valid.
+    challenge_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
 
 class ClassifierConfig(_Strict):
