@@ -1,0 +1,246 @@
+"""Candidate generation and fuzzy scoring of one name against every listed name.
+
+An index over the listed names' tokens (and joined neighbours, so "hik vision" meets "hikvision")
+finds candidates; a deletion index finds tokens one or two typos away without comparing the whole
+vocabulary. Each candidate is scored by aligning tokens (rapidfuzz OSA similarity, joined spans
+allowed) weighted by how distinctive each token is: a shared "China" or "Technology" counts for
+little, a shared "Hikvision" for a lot. The score is the harmonic mean of how much of the query
+and how much of the listed name the alignment covers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from redline.screen.model import ListEntry, NameKind
+from redline.screen.normalize import NormalName, normalize
+
+# Words too common in company names to identify anyone (after normalization).
+GENERIC = frozenset(
+    """china chinese technology international industry science national development investment electronic information
+    communication system service engineering manufacturing research institute academy digital network intelligent
+    global usa north south east west new 1 2 3 energy solution trading shipping construction resource material equipment
+    machinery power electric product device precision design logistic supply chain capital management asset security
+    software data cloud optical marine ocean heavy general united state central pacific asia hong kong beijing shanghai
+    shenzhen guangzhou hangzhou chengdu wuhan tianjin xian xiamen nanjing chongqing shenyang harbin changsha suzhou
+    qingdao dalian hefei zhejiang jiangsu guangdong sichuan fujian hubei hunan shandong enterprise partner venture
+    aerospace aviation aircraft automotive motor telecom mobile application commercial consulting center centre trust
+    bank financial finance media entertainment health medical pharmaceutical biotech life care food chemical oil gas
+    mining metal steel auto transport transportation airline air sea ocean port harbor real estate property land
+    high advanced smart creative first royal standard universal unified union alliance associate associated partner
+    star sun sky blue red green golden gold great grand bvi cayman island islands macau""".split()
+)
+GENERIC_WEIGHT = 0.15
+MAX_SPAN = 3
+CANDIDATES = 40
+MIN_EVIDENCE = 0.4
+
+
+def _allowed_edits(a: str, b: str) -> int:
+    shortest = min(len(a), len(b))
+    if shortest < 4 or any(c.isdigit() for c in a + b):
+        return 0
+    return 1 if max(len(a), len(b)) <= 8 else 2
+
+
+def _deletions(token: str, depth: int) -> set[str]:
+    out = {token}
+    frontier = {token}
+    for _ in range(depth):
+        nxt = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        out |= nxt
+        frontier = nxt
+    return out
+
+
+@dataclass(frozen=True)
+class _Name:
+    entry: int
+    kind: NameKind
+    text: str
+    norm: NormalName
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A listed name's alignment with the query: score, coverage both ways, aligned token pairs."""
+
+    name: _Name
+    score: float
+    query_coverage: float
+    name_coverage: float
+    pairs: tuple[tuple[str, str, float], ...]
+
+
+class NameIndex:
+    """Listed names, normalized and indexed for candidate generation and scoring."""
+
+    def __init__(self, entries: Sequence[ListEntry]) -> None:
+        self.entries = list(entries)
+        self.names: list[_Name] = []
+        seen: set[tuple[int, str]] = set()
+        for i, entry in enumerate(self.entries):
+            for listed in entry.names:
+                norm = normalize(listed.text)
+                if not norm.tokens or (i, norm.key) in seen:
+                    continue
+                seen.add((i, norm.key))
+                self.names.append(_Name(i, listed.kind, listed.text, norm))
+        df: dict[str, int] = defaultdict(int)
+        postings: dict[str, list[int]] = defaultdict(list)
+        for n, name in enumerate(self.names):
+            keys = set(name.norm.tokens)
+            toks = name.norm.tokens
+            for size in range(2, MAX_SPAN + 1):
+                keys.update("".join(toks[i : i + size]) for i in range(len(toks) - size + 1))
+            for key in keys:
+                postings[key].append(n)
+            for tok in set(toks):
+                df[tok] += 1
+        self.postings = {k: np.asarray(v, dtype=np.int32) for k, v in postings.items()}
+        total = max(len(self.names), 1)
+        self.max_idf = math.log(1 + total)
+        self.weights = {t: self._weight(t, c) for t, c in df.items()}
+        self.block_limit = max(200, total // 50)
+        self._deletes: dict[str, list[str]] = defaultdict(list)
+        for key in self.postings:
+            if len(key) >= 4 and not any(c.isdigit() for c in key):
+                for d in _deletions(key, 1 if len(key) <= 8 else 2):
+                    self._deletes[d].append(key)
+        self._fuzzy_cache: dict[str, list[tuple[str, float]]] = {}
+
+    def _weight(self, token: str, count: int) -> float:
+        idf = math.log(1 + (len(self.names) or 1) / (count + 1)) / self.max_idf
+        return min(idf, GENERIC_WEIGHT) if token in GENERIC else max(idf, 0.05)
+
+    def weight(self, token: str) -> float:
+        """How much a token identifies a listed entity (0..1): rare tokens high, generic words low."""
+        found = self.weights.get(token)
+        if found is not None:
+            return found
+        return GENERIC_WEIGHT if token in GENERIC else 1.0
+
+    def similar_keys(self, unit: str) -> list[tuple[str, float]]:
+        """Index keys equal to the unit or a typo or two away from it, with their similarity."""
+        cached = self._fuzzy_cache.get(unit)
+        if cached is not None:
+            return cached
+        out: list[tuple[str, float]] = [(unit, 1.0)] if unit in self.postings else []
+        if len(unit) >= 4 and not any(c.isdigit() for c in unit):
+            seen = {unit}
+            for d in _deletions(unit, 1 if len(unit) <= 8 else 2):
+                for key in self._deletes.get(d, ()):
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    limit = _allowed_edits(unit, key)
+                    if limit and OSA.distance(unit, key, score_cutoff=limit) <= limit:
+                        out.append((key, OSA.normalized_similarity(unit, key)))
+        if len(self._fuzzy_cache) > 200_000:
+            self._fuzzy_cache.clear()
+        self._fuzzy_cache[unit] = out
+        return out
+
+    def candidates(self, query: NormalName, limit: int = CANDIDATES) -> list[int]:
+        """Listed names sharing distinctive tokens (exactly, joined, or with typos) with the query."""
+        toks = query.tokens
+        units = list(toks)
+        for size in range(2, MAX_SPAN + 1):
+            units.extend("".join(toks[i : i + size]) for i in range(len(toks) - size + 1))
+        prescore: dict[int, float] = defaultdict(float)
+        fallback: list[tuple[int, str, float]] = []
+        for unit in set(units):
+            for key, sim in self.similar_keys(unit):
+                post = self.postings[key]
+                w = self.weight(key) * sim
+                if len(post) > self.block_limit:
+                    fallback.append((len(post), key, w))
+                    continue
+                for n in post.tolist():
+                    prescore[n] += w
+        if not prescore and fallback:  # only very common words: look at the rarest one, capped
+            _, key, w = min(fallback)
+            for n in self.postings[key][: self.block_limit * 5].tolist():
+                prescore[n] += w
+        if len(prescore) <= limit:
+            return list(prescore)
+        return sorted(prescore, key=prescore.__getitem__, reverse=True)[:limit]
+
+    def score(self, query: NormalName, ids: Iterable[int]) -> list[Candidate]:
+        """Align the query with each listed name and score it; best first."""
+        ids = list(ids)
+        if not ids or not query.tokens:
+            return []
+        q_units = _spans(query.tokens)
+        c_spans: list[list[tuple[int, int, str]]] = [_spans(self.names[n].norm.tokens) for n in ids]
+        flat = [s[2] for spans in c_spans for s in spans]
+        matrix = process.cdist([u[2] for u in q_units], flat, scorer=OSA.normalized_similarity, score_cutoff=0.7, dtype=np.float32)
+        q_w = [self.weight(t) for t in query.tokens]
+        out: list[Candidate] = []
+        col = 0
+        for n, spans in zip(ids, c_spans, strict=True):
+            block = matrix[:, col : col + len(spans)]
+            col += len(spans)
+            out.append(self._align(query, q_units, q_w, self.names[n], spans, block))
+        out.sort(key=lambda c: c.score, reverse=True)
+        return out
+
+    def _align(
+        self,
+        query: NormalName,
+        q_units: list[tuple[int, int, str]],
+        q_w: list[float],
+        name: _Name,
+        c_units: list[tuple[int, int, str]],
+        block: np.ndarray,
+    ) -> Candidate:
+        c_w = [self.weight(t) for t in name.norm.tokens]
+        options: list[tuple[float, float, int, int]] = []
+        rows, cols = np.nonzero(block)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            qa, qb, qs = q_units[r]
+            ca, cb, cs = c_units[c]
+            if qb - qa > 1 and cb - ca > 1:
+                continue  # span against span is covered by token pairs
+            sim = float(block[r, c])
+            if sim < 1.0:
+                limit = _allowed_edits(qs, cs)
+                if not limit or OSA.distance(qs, cs, score_cutoff=limit) > limit:
+                    continue
+            gain = sim * (sum(q_w[qa:qb]) + sum(c_w[ca:cb]))
+            options.append((gain, sim, r, c))
+        options.sort(reverse=True)
+        used_q = [False] * len(query.tokens)
+        used_c = [False] * len(name.norm.tokens)
+        got_q = got_c = 0.0
+        pairs: list[tuple[str, str, float]] = []
+        for _, sim, r, c in options:
+            qa, qb, qs = q_units[r]
+            ca, cb, cs = c_units[c]
+            if any(used_q[qa:qb]) or any(used_c[ca:cb]):
+                continue
+            used_q[qa:qb] = [True] * (qb - qa)
+            used_c[ca:cb] = [True] * (cb - ca)
+            got_q += sim * sum(q_w[qa:qb])
+            got_c += sim * sum(c_w[ca:cb])
+            pairs.append((" ".join(query.tokens[qa:qb]), " ".join(name.norm.tokens[ca:cb]), sim))
+        p = got_q / (sum(q_w) or 1.0)
+        r_ = got_c / (sum(c_w) or 1.0)
+        score = 0.0 if p + r_ == 0 else 2 * p * r_ / (p + r_)
+        # a match made of generic words only ("China ... Technology") is damped: it identifies nobody
+        score *= min(1.0, got_c / (min(MIN_EVIDENCE, sum(c_w)) or 1.0))
+        return Candidate(name, score, p, r_, tuple(pairs))
+
+
+def _spans(tokens: Sequence[str]) -> list[tuple[int, int, str]]:
+    out = [(i, i + 1, t) for i, t in enumerate(tokens)]
+    for size in range(2, MAX_SPAN + 1):
+        out.extend((i, i + size, "".join(tokens[i : i + size])) for i in range(len(tokens) - size + 1))
+    return out

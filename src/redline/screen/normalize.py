@@ -1,0 +1,206 @@
+"""Name normalization: one name -> comparable tokens, and the list of transformations applied.
+
+Case folding, Unicode compatibility forms, ASCII folding of other scripts (anyascii), Chinese read
+as English words and pinyin (`zh`), legal-form suffixes removed, abbreviations and plurals
+unified. The notes say what was done, so a match can show its evidence.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from anyascii import anyascii
+
+from redline.screen.errors import NameError_
+from redline.screen.zh import read_run, strip_suffixes
+
+MAX_NAME_CHARS = 400
+
+# Legal forms and filler words: dropped wherever they stand (they say nothing about who it is).
+LEGAL_FORMS = frozenset(
+    """co company companies corp corporation corporations inc incorporated ltd limited llc lp llp plc pty pte pvt
+    gmbh ag sa sas sarl srl spa bv nv ab oy as kk jsc pjsc ojsc oao ooo zao slu sl
+    group holding the of and for de""".split()
+)
+ABBREVIATIONS: dict[str, str] = {
+    "tech": "technology",
+    "techs": "technology",
+    "technologies": "technology",
+    "technological": "technology",
+    "hi": "high",
+    "hitech": "high technology",
+    "hightech": "high technology",
+    "intl": "international",
+    "natl": "national",
+    "mfg": "manufacturing",
+    "mfr": "manufacturing",
+    "eng": "engineering",
+    "engg": "engineering",
+    "sci": "science",
+    "ind": "industry",
+    "inds": "industry",
+    "indus": "industry",
+    "industries": "industry",
+    "industrial": "industry",
+    "elec": "electronic",
+    "electronics": "electronic",
+    "comm": "communication",
+    "comms": "communication",
+    "telecommunication": "telecom",
+    "telecommunications": "telecom",
+    "sys": "system",
+    "svc": "service",
+    "svcs": "service",
+    "info": "information",
+    "inst": "institute",
+    "res": "research",
+    "acad": "academy",
+    "univ": "university",
+    "equip": "equipment",
+    "mach": "machinery",
+    "semi": "semiconductor",
+    "semicon": "semiconductor",
+    "aero": "aerospace",
+    "intel": "intelligence",
+    "dev": "development",
+    "mgmt": "management",
+    "invest": "investment",
+    "us": "usa",
+    "america": "usa",
+    "americas": "usa",
+    "american": "usa",
+    "hk": "hong kong",
+    "hongkong": "hong kong",
+    "first": "1",
+    "second": "2",
+    "third": "3",
+    "fourth": "4",
+    "fifth": "5",
+    "sixth": "6",
+    "no": "",
+    "nr": "",
+    "&": "",
+}
+_ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+_TOKEN = re.compile(r"[a-z0-9]+")
+_APOSTROPHES = str.maketrans("", "", "'’‘`´ʼ")
+
+
+@dataclass(frozen=True)
+class NormalName:
+    """A name as tokens, with the transformations that produced them (for evidence)."""
+
+    text: str
+    tokens: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return " ".join(self.tokens)
+
+    @property
+    def compact(self) -> str:
+        return "".join(self.tokens)
+
+
+def _is_han(ch: str) -> bool:
+    o = ord(ch)
+    return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x20000 <= o <= 0x2A6DF or 0xF900 <= o <= 0xFAFF
+
+
+def _script(ch: str) -> str | None:
+    if not ch.isalpha():
+        return None
+    if _is_han(ch):
+        return "HAN"
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0] if name else None
+
+
+def check_name(name: object, *, what: str = "name") -> str:
+    """The name if it can be screened or listed; a `NameError_` saying why not otherwise."""
+    if not isinstance(name, str):
+        raise NameError_(f"{what} must be a string, not {type(name).__name__}")
+    text = unicodedata.normalize("NFKC", name).strip()
+    if not text:
+        raise NameError_(f"{what} is empty")
+    if len(text) > MAX_NAME_CHARS:
+        raise NameError_(f"{what} is {len(text)} characters long (at most {MAX_NAME_CHARS})")
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in " ":
+            raise NameError_(f"{what} contains a control or invisible character U+{ord(ch):04X} at position {i}")
+    for word in text.split():
+        scripts = {s for s in map(_script, word) if s is not None}
+        # Han next to Latin is normal ("AVIC中航"); Latin with Cyrillic or Greek in one word is a homoglyph trick.
+        if len(scripts - {"HAN"}) > 1:
+            raise NameError_(f"{what} mixes scripts ({', '.join(sorted(scripts))}) in the word {word!r}")
+    if not any(ch.isalnum() for ch in text):
+        raise NameError_(f"{what} has no letters or digits")
+    return text
+
+
+def fold_mixed_scripts(name: str) -> str:
+    """A query whose words mix scripts is read as its ASCII folding (homoglyphs become letters)."""
+    return " ".join(anyascii(w) if len({s for s in map(_script, w) if s} - {"HAN"}) > 1 else w for w in name.split())
+
+
+def _latin_tokens(part: str, notes: list[str]) -> list[str]:
+    part = part.translate(_APOSTROPHES)
+    folded = anyascii(part) if not part.isascii() else part
+    if folded != part:
+        notes.append(f"ascii {part.strip()}→{folded.strip()}")
+    folded = folded.lower().replace("&", " and ").replace("+", " and ")
+    out: list[str] = []
+    for raw in _TOKEN.findall(folded):
+        tok = raw
+        if m := _ORDINAL.match(tok):
+            tok = m.group(1)
+        if tok in ABBREVIATIONS:
+            mapped = ABBREVIATIONS[tok]
+            if mapped != tok and mapped:
+                notes.append(f"abbreviation {tok}→{mapped}")
+            out.extend(mapped.split())
+            continue
+        out.append(tok)
+    return out
+
+
+def _stem(tok: str) -> str:
+    if len(tok) > 4 and not tok.isdigit():
+        if tok.endswith("ies"):
+            return tok[:-3] + "y"
+        if tok.endswith("s") and not tok.endswith(("ss", "us", "is")):
+            return tok[:-1]
+    return tok
+
+
+def normalize(name: str) -> NormalName:
+    """Tokens of a checked name (see `check_name`), legal forms removed, with the notes of what changed."""
+    text = unicodedata.normalize("NFKC", name).casefold()
+    notes: list[str] = []
+    raw: list[str] = []
+    # split into runs of Han characters and the rest
+    for run in re.split(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)", text):
+        if not run:
+            continue
+        if _is_han(run[0]):
+            core, removed = strip_suffixes(run)
+            if removed:
+                notes.append(f"legal form {'+'.join(removed)} removed")
+            toks, how = read_run(core)
+            raw.extend(toks)
+            notes.extend(how)
+        else:
+            raw.extend(_latin_tokens(run, notes))
+    dropped = [t for t in raw if t in LEGAL_FORMS]
+    tokens = [_stem(t) for t in raw if t not in LEGAL_FORMS]
+    if dropped:
+        notes.append(f"legal form {' '.join(dropped)} removed")
+    if not tokens:  # a name made only of legal words ("The Group Co."): keep what there is
+        tokens = [_stem(t) for t in raw]
+    stemmed = [f"{a}→{b}" for a, b in zip([t for t in raw if t not in LEGAL_FORMS], tokens, strict=False) if a != b]
+    if stemmed:
+        notes.append(f"plural {' '.join(stemmed)}")
+    return NormalName(name, tuple(tokens), tuple(notes))
