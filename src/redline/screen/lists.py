@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from anyascii import anyascii
 
 from redline.screen.errors import ListFormatError, NameError_
 from redline.screen.model import ListedName, ListEntry, NameKind
@@ -44,8 +45,10 @@ def default_list_name(path: str) -> str:
 
 
 def _entity_id(name: str) -> str:
-    key = normalize(name).key or name.casefold()
-    return re.sub(r"[^a-z0-9]+", "-", key).strip("-") or hashlib.sha256(name.encode()).hexdigest()[:16]
+    """A stable id from the exact name (punctuation and case aside): distinct legal entities such as
+    "China Telecom Group Co., Ltd." and "China Telecom Corporation Limited" stay distinct."""
+    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(name).casefold().replace("'", "")).strip("-")
+    return slug or hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 class _Builder:
@@ -79,7 +82,7 @@ class _Builder:
                 self.warnings.append(f"{where}: {main!r} already has parent {row[field]!r}; {value!r} ignored")
 
     def entries(self) -> list[ListEntry]:
-        by_norm = {_entity_id(row["main"]): k for k, row in self.rows.items()}
+        by_norm = {normalize(row["main"]).key: k for k, row in self.rows.items()}
         out: list[ListEntry] = []
         for key in self.order:
             row = self.rows[key]
@@ -87,7 +90,8 @@ class _Builder:
             if row["parent_ref"]:
                 parent_id = row["parent_ref"] if row["parent_ref"] in self.rows else None
             elif row["parent_name"]:
-                parent_id = by_norm.get(_entity_id(row["parent_name"]))
+                slug = _entity_id(row["parent_name"])
+                parent_id = slug if slug in self.rows else by_norm.get(normalize(row["parent_name"]).key)
                 if parent_id is None:
                     self.warnings.append(f"line {row['line']}: parent {row['parent_name']!r} of {row['main']!r} is not on the list")
             parent_name = row["parent_name"] or (self.rows[parent_id]["main"] if parent_id else None)

@@ -35,7 +35,7 @@ GENERIC = frozenset(
     bank financial finance media entertainment health medical pharmaceutical biotech life care food chemical oil gas
     mining metal steel auto transport transportation airline air sea ocean port harbor real estate property land
     high advanced smart creative first royal standard universal unified union alliance associate associated partner
-    star sun sky blue red green golden gold great grand bvi cayman island islands macau""".split()
+    star sun sky blue red green golden gold great grand bvi cayman island islands macau river""".split()
 )
 GENERIC_WEIGHT = 0.15
 MAX_SPAN = 3
@@ -45,7 +45,7 @@ MIN_EVIDENCE = 0.4
 
 def _allowed_edits(a: str, b: str) -> int:
     shortest = min(len(a), len(b))
-    if shortest < 4 or any(c.isdigit() for c in a + b):
+    if shortest < 3 or max(len(a), len(b)) < 4 or any(c.isdigit() for c in a + b):
         return 0
     return 1 if max(len(a), len(b)) <= 8 else 2
 
@@ -93,6 +93,7 @@ class NameIndex:
                     continue
                 seen.add((i, norm.key))
                 self.names.append(_Name(i, listed.kind, listed.text, norm))
+        self.names.extend(self._expanded(seen))
         df: dict[str, int] = defaultdict(int)
         postings: dict[str, list[int]] = defaultdict(list)
         for n, name in enumerate(self.names):
@@ -116,6 +117,33 @@ class NameIndex:
                     self._deletes[d].append(key)
         self._fuzzy_cache: dict[str, list[tuple[str, float]]] = {}
 
+    def _expanded(self, seen: set[tuple[int, str]]) -> list[_Name]:
+        """Listed names that use another entry's acronym, with the acronym spelled out:
+        "14th Research Institute of CETC" also reads "14 research institute china electronic technology"."""
+        acronyms: dict[str, tuple[int, tuple[str, ...]]] = {}
+        firsts: dict[int, _Name] = {}
+        for name in self.names:
+            firsts.setdefault(name.entry, name)
+        for name in self.names:
+            toks = name.norm.tokens
+            if name.kind == "alias" and len(toks) == 1 and 2 <= len(toks[0]) <= 6 and toks[0] not in GENERIC:
+                full = firsts[name.entry].norm.tokens
+                if len(full) > 1:
+                    acronyms.setdefault(toks[0], (name.entry, full))
+        out: list[_Name] = []
+        for name in self.names:
+            for i, tok in enumerate(name.norm.tokens):
+                hit = acronyms.get(tok)
+                if hit is None or hit[0] == name.entry or len(name.norm.tokens) == 1:
+                    continue
+                toks = (*name.norm.tokens[:i], *hit[1], *name.norm.tokens[i + 1 :])
+                norm = NormalName(name.text, toks, (*name.norm.notes, f"acronym {tok}→{' '.join(hit[1])}"))
+                if (name.entry, norm.key) not in seen:
+                    seen.add((name.entry, norm.key))
+                    out.append(_Name(name.entry, name.kind, name.text, norm))
+                break
+        return out
+
     def _weight(self, token: str, count: int) -> float:
         idf = math.log(1 + (len(self.names) or 1) / (count + 1)) / self.max_idf
         return min(idf, GENERIC_WEIGHT) if token in GENERIC else max(idf, 0.05)
@@ -133,7 +161,7 @@ class NameIndex:
         if cached is not None:
             return cached
         out: list[tuple[str, float]] = [(unit, 1.0)] if unit in self.postings else []
-        if len(unit) >= 4 and not any(c.isdigit() for c in unit):
+        if len(unit) >= 3 and not any(c.isdigit() for c in unit):
             seen = {unit}
             for d in _deletions(unit, 1 if len(unit) <= 8 else 2):
                 for key in self._deletes.get(d, ()):

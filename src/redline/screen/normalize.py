@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from anyascii import anyascii
+from rapidfuzz.distance import OSA
 
 from redline.screen.errors import NameError_
 from redline.screen.zh import read_run, strip_suffixes
@@ -82,6 +83,99 @@ ABBREVIATIONS: dict[str, str] = {
     "no": "",
     "nr": "",
     "&": "",
+    "grp": "group",
+    "shipbldg": "shipbuilding",
+    "bldg": "building",
+    "constr": "construction",
+    "const": "construction",
+    "cons": "construction",
+    "weapon": "ordnance",
+    "weapons": "ordnance",
+    "armament": "ordnance",
+    "armaments": "ordnance",
+    "storage": "memory",
+}
+# Pinyin of the generic words `zh.WORDS` translates, so that "Zhongguo Dianzi Keji" reads like
+# 中国电子科技 and like "China Electronics Technology".
+PINYIN_WORDS: dict[str, str] = {
+    "zhongguo": "china",
+    "zhonghua": "china",
+    "guojia": "national",
+    "guoji": "international",
+    "keji": "technology",
+    "jishu": "technology",
+    "gaokeji": "high technology",
+    "dianzi": "electronic",
+    "weidianzi": "microelectronic",
+    "xinxi": "information",
+    "tongxin": "communication",
+    "tongxun": "communication",
+    "wangluo": "network",
+    "hangkong": "aviation",
+    "hangtian": "aerospace",
+    "kegong": "science industry",
+    "gongye": "industry",
+    "chanye": "industry",
+    "shiye": "industrial",
+    "zhonggong": "heavy industry",
+    "konggu": "holding",
+    "touzi": "investment",
+    "yanjiusuo": "research institute",
+    "yanjiuyuan": "research institute",
+    "kexue": "science",
+    "fazhan": "development",
+    "shuzi": "digital",
+    "zhineng": "intelligent",
+    "xitong": "system",
+    "shebei": "equipment",
+    "jixie": "machinery",
+    "dianqi": "electric",
+    "nengyuan": "energy",
+    "xinnengyuan": "new energy",
+    "guangdian": "optoelectronic",
+    "guangxue": "optical",
+    "bandaoti": "semiconductor",
+    "jicheng": "integrated",
+    "dianlu": "circuit",
+    "zhizao": "manufacturing",
+    "cunchu": "memory",
+    "chuanbo": "shipbuilding",
+    "haiyang": "ocean",
+    "haiyun": "shipping",
+    "hangyun": "shipping",
+    "wuliu": "logistic",
+    "jianshe": "construction",
+    "jianzhu": "construction",
+    "gongcheng": "engineering",
+    "sheji": "design",
+    "feiji": "aircraft",
+    "wurenji": "uav",
+    "yidong": "mobile",
+    "dianxin": "telecom",
+    "liantong": "unicom",
+    "weixing": "satellite",
+    "anquan": "security",
+    "ruanjian": "software",
+    "zidonghua": "automation",
+    "daohang": "navigation",
+    "jingmi": "precision",
+    "cailiao": "material",
+    "huagong": "chemical",
+    "shiyou": "petroleum",
+    "hegongye": "nuclear industry",
+    "dianli": "power",
+    "jiyin": "genomic",
+    "maoyi": "trading",
+    "guanli": "management",
+    "fuwu": "service",
+    "binqi": "ordnance",
+    "jiqiren": "robotic",
+    "changjiang": "yangtze",
+    "jituan": "group",
+    "youxian": "limited",
+    "gongsi": "company",
+    "gufen": "company",
+    "zerenyouxian": "limited",
 }
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -157,14 +251,27 @@ def _latin_tokens(part: str, notes: list[str]) -> list[str]:
         tok = raw
         if m := _ORDINAL.match(tok):
             tok = m.group(1)
-        if tok in ABBREVIATIONS:
-            mapped = ABBREVIATIONS[tok]
+        if tok in ABBREVIATIONS or tok in PINYIN_WORDS:
+            mapped = ABBREVIATIONS.get(tok) or PINYIN_WORDS.get(tok, "")
             if mapped != tok and mapped:
-                notes.append(f"abbreviation {tok}→{mapped}")
+                notes.append(f"{'pinyin word' if tok in PINYIN_WORDS else 'abbreviation'} {tok}→{mapped}")
             out.extend(mapped.split())
             continue
         out.append(tok)
     return out
+
+
+_LONG_LEGAL = ("company", "corporation", "limited", "incorporated", "holding", "holdings", "group")
+
+
+def _legal_typo(tok: str) -> str | None:
+    """The legal-form word a misspelled token stands for ("corportion" -> "corporation"), if any."""
+    if len(tok) < 5 or tok in LEGAL_FORMS or tok.isdigit():
+        return None
+    for word in _LONG_LEGAL:
+        if abs(len(word) - len(tok)) <= 2 and OSA.distance(tok, word, score_cutoff=2) <= (1 if len(word) <= 8 else 2):
+            return word
+    return None
 
 
 def _stem(tok: str) -> str:
@@ -194,6 +301,10 @@ def normalize(name: str) -> NormalName:
             notes.extend(how)
         else:
             raw.extend(_latin_tokens(run, notes))
+    for i, t in enumerate(raw):
+        if (fixed := _legal_typo(t)) is not None:
+            notes.append(f"misspelled legal form {t}→{fixed}")
+            raw[i] = fixed
     dropped = [t for t in raw if t in LEGAL_FORMS]
     tokens = [_stem(t) for t in raw if t not in LEGAL_FORMS]
     if dropped:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from redline.policy.schema import Screening
-from redline.screen.matcher import Candidate, NameIndex
+from redline.screen.matcher import GENERIC, Candidate, NameIndex
 from redline.screen.model import DECISION_ORDER, ListEntry, Match, Owner, ScreenDecision, ScreenResult
 from redline.screen.normalize import NormalName, check_name, fold_mixed_scripts, normalize
 from redline.screen.ownership import Status, aggregate
@@ -18,6 +18,7 @@ from redline.screen.ownership import Status, aggregate
 # A query holding every token of a listed name is at least reviewed when that name is this
 # distinctive (sum of token weights): "Huawei Cloud Services" holds "Huawei".
 CONTAINS_MIN_WEIGHT = 0.45
+MIN_STRONG_CHARS = 4
 
 
 class Screener:
@@ -57,7 +58,9 @@ class Screener:
 
     def _strength(self, cand: Candidate) -> str | None:
         if cand.score >= self.settings.refuse_score:
-            return "strong"
+            # an acronym of three letters or fewer ("CTG", "DJI") names many firms: review, not refuse
+            distinctive = sum(len(listed) for _, listed, _ in cand.pairs if listed not in GENERIC)
+            return "strong" if distinctive >= MIN_STRONG_CHARS else "weak"
         if cand.score >= self.settings.review_score:
             return "weak"
         if cand.name_coverage >= 0.97:
