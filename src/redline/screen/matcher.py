@@ -39,8 +39,9 @@ GENERIC = frozenset(
 )
 GENERIC_WEIGHT = 0.15
 MAX_SPAN = 3
-CANDIDATES = 40
+CANDIDATES = 12
 MIN_EVIDENCE = 0.4
+PRUNE = 0.4  # candidates sharing less than this fraction of the best one's distinctive weight are not scored
 
 
 def _allowed_edits(a: str, b: str) -> int:
@@ -48,6 +49,16 @@ def _allowed_edits(a: str, b: str) -> int:
     if shortest < 3 or max(len(a), len(b)) < 4 or any(c.isdigit() for c in a + b):
         return 0
     return 1 if max(len(a), len(b)) <= 8 else 2
+
+
+def _fuzzable(key: str) -> bool:
+    """Keys looked up with typos: 3 to 16 letters (longer joined spans only match exactly)."""
+    return 3 <= len(key) <= 16 and not any(c.isdigit() for c in key)
+
+
+def _depth(key: str) -> int:
+    # one deletion on each side finds substitutions, insertions, deletions and swaps of neighbours
+    return 1
 
 
 def _deletions(token: str, depth: int) -> set[str]:
@@ -96,9 +107,11 @@ class NameIndex:
         self.names.extend(self._expanded(seen))
         df: dict[str, int] = defaultdict(int)
         postings: dict[str, list[int]] = defaultdict(list)
+        fuzzy_keys: set[str] = set()
         for n, name in enumerate(self.names):
             keys = set(name.norm.tokens)
             toks = name.norm.tokens
+            fuzzy_keys.update(toks)
             for size in range(2, MAX_SPAN + 1):
                 keys.update("".join(toks[i : i + size]) for i in range(len(toks) - size + 1))
             for key in keys:
@@ -110,12 +123,15 @@ class NameIndex:
         self.max_idf = math.log(1 + total)
         self.weights = {t: self._weight(t, c) for t, c in df.items()}
         self.block_limit = max(200, total // 50)
+        self.name_weight = np.array([sum(self.weights[t] for t in set(name.norm.tokens)) for name in self.names], dtype=np.float64)
+        self._scratch = np.zeros(len(self.names), dtype=np.float64)
         self._deletes: dict[str, list[str]] = defaultdict(list)
-        for key in self.postings:
-            if len(key) >= 4 and not any(c.isdigit() for c in key):
-                for d in _deletions(key, 1 if len(key) <= 8 else 2):
+        for key in fuzzy_keys:
+            if _fuzzable(key):
+                for d in _deletions(key, _depth(key)):
                     self._deletes[d].append(key)
         self._fuzzy_cache: dict[str, list[tuple[str, float]]] = {}
+        self._span_cache: dict[int, tuple[list[tuple[int, int, str]], list[float]]] = {}
 
     def _expanded(self, seen: set[tuple[int, str]]) -> list[_Name]:
         """Listed names that use another entry's acronym, with the acronym spelled out:
@@ -126,7 +142,8 @@ class NameIndex:
             firsts.setdefault(name.entry, name)
         for name in self.names:
             toks = name.norm.tokens
-            if name.kind == "alias" and len(toks) == 1 and 2 <= len(toks[0]) <= 6 and toks[0] not in GENERIC:
+            acronym = name.text.strip().isupper() and name.text.strip().isalpha()
+            if name.kind == "alias" and acronym and len(toks) == 1 and 2 <= len(toks[0]) <= 6 and toks[0] not in GENERIC:
                 full = firsts[name.entry].norm.tokens
                 if len(full) > 1:
                     acronyms.setdefault(toks[0], (name.entry, full))
@@ -143,6 +160,13 @@ class NameIndex:
                     out.append(_Name(name.entry, name.kind, name.text, norm))
                 break
         return out
+
+    def _spans_of(self, n: int) -> tuple[list[tuple[int, int, str]], list[float]]:
+        cached = self._span_cache.get(n)
+        if cached is None:
+            toks = self.names[n].norm.tokens
+            cached = self._span_cache[n] = (_spans(toks), [self.weights[t] for t in toks])
+        return cached
 
     def _weight(self, token: str, count: int) -> float:
         idf = math.log(1 + (len(self.names) or 1) / (count + 1)) / self.max_idf
@@ -161,9 +185,9 @@ class NameIndex:
         if cached is not None:
             return cached
         out: list[tuple[str, float]] = [(unit, 1.0)] if unit in self.postings else []
-        if len(unit) >= 3 and not any(c.isdigit() for c in unit):
+        if _fuzzable(unit):
             seen = {unit}
-            for d in _deletions(unit, 1 if len(unit) <= 8 else 2):
+            for d in _deletions(unit, _depth(unit)):
                 for key in self._deletes.get(d, ()):
                     if key in seen:
                         continue
@@ -179,27 +203,39 @@ class NameIndex:
     def candidates(self, query: NormalName, limit: int = CANDIDATES) -> list[int]:
         """Listed names sharing distinctive tokens (exactly, joined, or with typos) with the query."""
         toks = query.tokens
-        units = list(toks)
-        for size in range(2, MAX_SPAN + 1):
-            units.extend("".join(toks[i : i + size]) for i in range(len(toks) - size + 1))
-        prescore: dict[int, float] = defaultdict(float)
+        units: dict[str, float] = {}
+        for size in range(1, MAX_SPAN + 1):
+            for i in range(len(toks) - size + 1):
+                unit = "".join(toks[i : i + size])
+                units[unit] = max(units.get(unit, 0.0), min(1.0, sum(self.weight(t) for t in toks[i : i + size])))
+        hits: list[tuple[np.ndarray, float]] = []
         fallback: list[tuple[int, str, float]] = []
-        for unit in set(units):
-            for key, sim in self.similar_keys(unit):
+        for unit, unit_w in units.items():
+            short = len(unit) <= 16
+            found = self.similar_keys(unit) if short else ([(unit, 1.0)] if unit in self.postings else [])
+            for key, sim in found:
                 post = self.postings[key]
-                w = self.weight(key) * sim
+                w = (self.weights[key] if key in self.weights else unit_w) * sim
                 if len(post) > self.block_limit:
                     fallback.append((len(post), key, w))
-                    continue
-                for n in post.tolist():
-                    prescore[n] += w
-        if not prescore and fallback:  # only very common words: look at the rarest one, capped
+                else:
+                    hits.append((post, w))
+        if not hits and fallback:  # only very common words: look at the rarest one, capped
             _, key, w = min(fallback)
-            for n in self.postings[key][: self.block_limit * 5].tolist():
-                prescore[n] += w
-        if len(prescore) <= limit:
-            return list(prescore)
-        return sorted(prescore, key=prescore.__getitem__, reverse=True)[:limit]
+            hits.append((self.postings[key][: self.block_limit * 5], w))
+        if not hits:
+            return []
+        scores = self._scratch
+        for post, w in hits:
+            scores[post] += w  # a name appears once per posting list
+        ids = np.flatnonzero(scores)
+        got = scores[ids]
+        scores[ids] = 0.0
+        # keep the leaders, and every name the query holds entirely ("CCCC" in "CCCC Second Harbor")
+        keep = (got >= PRUNE * got.max()) | (got >= 0.97 * self.name_weight[ids])
+        ids, got = ids[keep], got[keep]
+        order = np.argsort(-got, kind="stable")[:limit]
+        return [int(i) for i in ids[order]]
 
     def score(self, query: NormalName, ids: Iterable[int]) -> list[Candidate]:
         """Align the query with each listed name and score it; best first."""
@@ -207,16 +243,16 @@ class NameIndex:
         if not ids or not query.tokens:
             return []
         q_units = _spans(query.tokens)
-        c_spans: list[list[tuple[int, int, str]]] = [_spans(self.names[n].norm.tokens) for n in ids]
-        flat = [s[2] for spans in c_spans for s in spans]
+        c_spans = [self._spans_of(n) for n in ids]
+        flat = [s[2] for spans, _ in c_spans for s in spans]
         matrix = process.cdist([u[2] for u in q_units], flat, scorer=OSA.normalized_similarity, score_cutoff=0.7, dtype=np.float32)
         q_w = [self.weight(t) for t in query.tokens]
         out: list[Candidate] = []
         col = 0
-        for n, spans in zip(ids, c_spans, strict=True):
+        for n, (spans, c_w) in zip(ids, c_spans, strict=True):
             block = matrix[:, col : col + len(spans)]
             col += len(spans)
-            out.append(self._align(query, q_units, q_w, self.names[n], spans, block))
+            out.append(self._align(query, q_units, q_w, self.names[n], spans, c_w, block))
         out.sort(key=lambda c: c.score, reverse=True)
         return out
 
@@ -227,9 +263,9 @@ class NameIndex:
         q_w: list[float],
         name: _Name,
         c_units: list[tuple[int, int, str]],
+        c_w: list[float],
         block: np.ndarray,
     ) -> Candidate:
-        c_w = [self.weight(t) for t in name.norm.tokens]
         options: list[tuple[float, float, int, int]] = []
         rows, cols = np.nonzero(block)
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):

@@ -179,6 +179,7 @@ PINYIN_WORDS: dict[str, str] = {
 }
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _TOKEN = re.compile(r"[a-z0-9]+")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _APOSTROPHES = str.maketrans("", "", "'’‘`´ʼ")
 
 
@@ -222,6 +223,13 @@ def check_name(name: object, *, what: str = "name") -> str:
         raise NameError_(f"{what} is empty")
     if len(text) > MAX_NAME_CHARS:
         raise NameError_(f"{what} is {len(text)} characters long (at most {MAX_NAME_CHARS})")
+    if text.isascii():
+        bad = _ASCII_CONTROL.search(text)
+        if bad:
+            raise NameError_(f"{what} contains a control character U+{ord(bad.group()):04X} at position {bad.start()}")
+        if not any(ch.isalnum() for ch in text):
+            raise NameError_(f"{what} has no letters or digits")
+        return text
     for i, ch in enumerate(text):
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in " ":
             raise NameError_(f"{what} contains a control or invisible character U+{ord(ch):04X} at position {i}")

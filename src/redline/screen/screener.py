@@ -39,28 +39,30 @@ class Screener:
 
         Raises `NameError_` for a name that cannot be screened (empty, too long, control characters).
         """
-        text = check_name(name) if not _mixed(name) else check_name(fold_mixed_scripts(name))
+        mixed = _mixed(name)
+        text = check_name(fold_mixed_scripts(name) if mixed else name)
         query = normalize(text)
-        notes = (*(("mixed scripts folded to ASCII",) if _mixed(name) else ()), *query.notes)
+        notes = (*(("mixed scripts folded to ASCII",) if mixed else ()), *query.notes)
         query = NormalName(query.text, query.tokens, notes)
         scored = self.index.score(query, self.index.candidates(query))
-        best: dict[int, Match] = {}
+        best: dict[int, tuple[Candidate, str]] = {}
         for cand in scored:
             strength = self._strength(cand)
             if strength is None:
                 continue
-            entry = self.index.entries[cand.name.entry]
-            if cand.name.entry in best and best[cand.name.entry].score >= cand.score:
-                continue
-            best[cand.name.entry] = self._to_match(query, cand, entry, strength)
-        ordered = sorted(best.values(), key=lambda m: (m.strength == "strong", m.score), reverse=True)
-        return ordered[: self.settings.max_matches]
+            seen = best.get(cand.name.entry)
+            if seen is None or (strength == "strong", cand.score) > (seen[1] == "strong", seen[0].score):
+                best[cand.name.entry] = (cand, strength)
+        ordered = sorted(best.values(), key=lambda cs: (cs[1] == "strong", cs[0].score), reverse=True)
+        return [self._to_match(query, c, self.index.entries[c.name.entry], s) for c, s in ordered[: self.settings.max_matches]]
 
     def _strength(self, cand: Candidate) -> str | None:
         if cand.score >= self.settings.refuse_score:
             # an acronym of three letters or fewer ("CTG", "DJI") names many firms: review, not refuse
+            # (a name of generic words only, "China Ocean Shipping", needs two of them to match)
             distinctive = sum(len(listed) for _, listed, _ in cand.pairs if listed not in GENERIC)
-            return "strong" if distinctive >= MIN_STRONG_CHARS else "weak"
+            generic_only = distinctive == 0 and len(cand.pairs) >= 2
+            return "strong" if distinctive >= MIN_STRONG_CHARS or generic_only else "weak"
         if cand.score >= self.settings.review_score:
             return "weak"
         if cand.name_coverage >= 0.97:
@@ -136,7 +138,7 @@ class Screener:
 
 
 def _mixed(name: str) -> bool:
-    return fold_mixed_scripts(name) != name
+    return not name.isascii() and fold_mixed_scripts(name) != name
 
 
 def _max(a: ScreenDecision, b: ScreenDecision) -> ScreenDecision:
