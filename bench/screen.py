@@ -30,14 +30,14 @@ BUDGET_S = 30.0
 
 PLACES = """Beijing Shanghai Shenzhen Hangzhou Chengdu Wuhan Xian Tianjin Nanjing Chongqing Suzhou Qingdao Dalian Xiamen
 Harbin Changsha Hefei Jinan Zhengzhou Kunming Ningbo Wuxi Dongguan Foshan Fuzhou Shenyang Taiyuan Nanchang Guiyang Lanzhou
-Hong Kong Singapore Delaware Texas Ohio Bavaria Ontario Victoria Osaka Busan Lyon Milan Rotterdam Antwerp Dubai""".split()
+Hong Kong Singapore Delaware Texas Ohio Bavaria Ontario Victoria Osaka Busan Lyon Milan Rotterdam Antwerp Dubai""".split()  # noqa: SIM905 - a word list reads best as words
 SYLLABLES = """hua wei zhong xin tian ma hai kang da jiang yu shu bai du teng xun ling long jin ao chang an xing yuan feng
-guang ming rui lian tong he ping sheng shi kai li bo hong yun ji qi fang rong de fu sen lin mei jia bao heng tai""".split()
+guang ming rui lian tong he ping sheng shi kai li bo hong yun ji qi fang rong de fu sen lin mei jia bao heng tai""".split()  # noqa: SIM905 - a word list reads best as words
 WORDS = """Apex Summit Harbor Pioneer Falcon Orion Vertex Nova Atlas Meridian Beacon Crest Keystone Sterling Liberty Horizon
-Cascade Granite Silverline Bluewater Redwood Ironclad Evergreen Northstar Brightpath Clearview Highland Lakeside""".split()
+Cascade Granite Silverline Bluewater Redwood Ironclad Evergreen Northstar Brightpath Clearview Highland Lakeside""".split()  # noqa: SIM905 - a word list reads best as words
 INDUSTRY = """Technology Electronics Aerospace Aviation Semiconductor Optical Robotics Network Information Communications
 Machinery Shipbuilding Energy Solar Materials Chemical Genomics Logistics Software Precision Instruments Digital Systems
-Intelligent Automation Navigation Microelectronics Photonics Battery Memory Marine Engineering Construction""".split()
+Intelligent Automation Navigation Microelectronics Photonics Battery Memory Marine Engineering Construction""".split()  # noqa: SIM905 - a word list reads best as words
 LEGAL = ["Co., Ltd.", "Company Limited", "Corporation", "Inc.", "Group Co., Ltd.", "Holdings Limited", "LLC", "Ltd.", "GmbH", "PLC"]
 
 

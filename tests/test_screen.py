@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from redline.cli import cli
 from redline.policy.schema import Screening
 from redline.screen import (
+    InvalidNameError,
     ListFormatError,
     ListStore,
-    NameError_,
     Owner,
     OwnershipError,
     Screener,
@@ -75,7 +75,7 @@ def test_normalize_reads_chinese_as_english_words_and_pinyin() -> None:
     ],
 )
 def test_bad_names_get_clear_errors(name: object, why: str) -> None:
-    with pytest.raises(NameError_, match=why):
+    with pytest.raises(InvalidNameError, match=why):
         check_name(name)
 
 
@@ -110,7 +110,14 @@ def test_typos_subsidiaries_and_short_acronyms_are_at_least_reviewed(screener: S
 
 @pytest.mark.parametrize(
     "query",
-    ["Continental AG", "Holland America Line", "China Southern Airlines", "Samsung Electronics Co., Ltd.", "Aisin Corporation", "Cirrus Logic"],
+    [
+        "Continental AG",
+        "Holland America Line",
+        "China Southern Airlines",
+        "Samsung Electronics Co., Ltd.",
+        "Aisin Corporation",
+        "Cirrus Logic",
+    ],
 )
 def test_confusable_unlisted_names_are_not_refused(screener: Screener, query: str) -> None:
     assert screener.screen(query).decision != "refuse"
@@ -159,7 +166,9 @@ def test_unsupported_regions_aggregate_above_limit(screener: Screener) -> None:
 
 
 def test_minority_stake_through_a_clear_owner_does_not_count(screener: Screener) -> None:
-    owners = parse_owners([{"name": "Mid Holdings", "percent": 80, "owners": [{"name": "Huawei", "percent": 40}, {"name": "Pension Fund", "percent": 60}]}])
+    owners = parse_owners(
+        [{"name": "Mid Holdings", "percent": 80, "owners": [{"name": "Huawei", "percent": 40}, {"name": "Pension Fund", "percent": 60}]}]
+    )
     assert screener.screen("Acme Robotics LLC", owners).decision == "clear"
 
 
@@ -171,7 +180,9 @@ def test_missing_percentages_send_to_review(screener: Screener) -> None:
 
 
 def test_ownership_cycle_is_reported_not_looped(screener: Screener) -> None:
-    owners = parse_owners([{"name": "A Corp", "percent": 100, "owners": [{"name": "B Corp", "percent": 100, "owners": [{"name": "A Corp", "percent": 100}]}]}])
+    owners = parse_owners(
+        [{"name": "A Corp", "percent": 100, "owners": [{"name": "B Corp", "percent": 100, "owners": [{"name": "A Corp", "percent": 100}]}]}]
+    )
     result = screener.screen("Acme Robotics LLC", owners)
     assert result.ownership is not None and any("cycle" in p for p in result.ownership.problems)
 
@@ -225,7 +236,7 @@ def test_ftm_jsonl_is_read_with_ownership_links() -> None:
 @pytest.mark.parametrize(
     ("body", "where", "why"),
     [
-        (',,Some Alias,,,\n', ":2:", "empty"),
+        (",,Some Alias,,,\n", ":2:", "empty"),
         ('x,"Huawei\x07 Tech",,,,\n', ":2:", "control"),
         ('x,"' + "A" * 10_000 + '",,,,\n', ":2:", "characters long"),
         ('x,"Acme Co",,,,\nx,"Huаwei",,,,\n', ":3:", "mixes scripts"),
@@ -249,7 +260,9 @@ def test_malformed_files(tmp_path: Path) -> None:
     with pytest.raises(ListFormatError, match="missing column"):
         read_lists([str(nohead)])
     ftm = tmp_path / "x.jsonl"
-    ftm.write_text('{"id": "a", "schema": "Company", "properties": {"name": ["Good Co"]}}\n{"id": "b", "schema": "Company", "properties": {}}\nnot json\n')
+    ftm.write_text(
+        '{"id": "a", "schema": "Company", "properties": {"name": ["Good Co"]}}\n{"id": "b", "schema": "Company", "properties": {}}\nnot json\n'
+    )
     with pytest.raises(ListFormatError) as e:
         read_lists([str(ftm)])
     assert "x.jsonl:2: entity 'b' has no name" in str(e.value) and "x.jsonl:3: not JSON" in str(e.value)
@@ -262,7 +275,11 @@ def test_malformed_files(tmp_path: Path) -> None:
 
 def _store_roundtrip(url: str, tmp_path: Path) -> None:
     v1 = _csv(tmp_path, 'x,"Acme Missile Works Co., Ltd.",Acme Missiles,,,2026-01-01\n', "acme_2026-01-01.csv")
-    v2 = _csv(tmp_path, 'x,"Acme Missile Works Co., Ltd.",Acme Missiles,,,2026-01-01\nx,"Globex Drone Corp",,,,2026-02-01\n', "acme_2026-02-01.csv")
+    v2 = _csv(
+        tmp_path,
+        'x,"Acme Missile Works Co., Ltd.",Acme Missiles,,,2026-01-01\nx,"Globex Drone Corp",,,,2026-02-01\n',
+        "acme_2026-02-01.csv",
+    )
     with ListStore(url) as store:
         version, new = store.import_list(read_lists([v1]))
         assert (version.list_name, version.version, new) == ("acme", 1, True)

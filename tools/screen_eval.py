@@ -1,6 +1,6 @@
 """Precision / recall of screening on the labeled variants set (the README's table).
 
-    python tools/screen_eval.py [--data data/screen/variants.jsonl] [--split dev|heldout|all] [--misses]
+python tools/screen_eval.py [--data data/screen/variants.jsonl] [--split dev|heldout|all] [--misses]
 """
 
 from __future__ import annotations

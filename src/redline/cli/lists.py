@@ -129,4 +129,6 @@ def show(db: str, as_json: bool) -> None:
         latest[v.list_name] = max(latest.get(v.list_name, 0), v.version)
     for v in versions:
         mark = "*" if latest[v.list_name] == v.version else " "
-        click.echo(f"{mark} {v.list_name} v{v.version}  {v.entries} entries  {v.imported_at}  sha256:{v.sha256[:16]}  {', '.join(v.sources)}")
+        click.echo(
+            f"{mark} {v.list_name} v{v.version}  {v.entries} entries  {v.imported_at}  sha256:{v.sha256[:16]}  {', '.join(v.sources)}"
+        )

@@ -33,7 +33,9 @@ def _screen_line(screener: Screener, n: int, obj: dict[str, Any] | LineError) ->
 @click.option("--owners", "owners_json", default=None, help="Owners of NAME as JSON: [{name, percent, region?, owners?}].")
 @db_option
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None, help="Policy file (screening thresholds, regions).")
-def screen(name: str | None, jsonl_path: str | None, list_paths: tuple[str, ...], owners_json: str | None, db: str, policy_path: str | None) -> None:
+def screen(
+    name: str | None, jsonl_path: str | None, list_paths: tuple[str, ...], owners_json: str | None, db: str, policy_path: str | None
+) -> None:
     """Screen NAME (or every line of --jsonl) against restricted-entity lists: refuse | review | clear,
     with the matches and their evidence, one JSON object per line."""
     if (name is None) == (jsonl_path is None):
@@ -58,6 +60,3 @@ def screen(name: str | None, jsonl_path: str | None, list_paths: tuple[str, ...]
         for n, obj in jsonl_items(fh):
             out.write(dumps(_screen_line(screener, n, obj)) + "\n")
             advance()
-
-
-

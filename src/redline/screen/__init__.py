@@ -7,7 +7,7 @@ tenants, the gateway or the ledger: callers (tenant creation, list import) pass 
 in and store the results they get back.
 """
 
-from redline.screen.errors import ListFormatError, NameError_, OwnershipError, ScreenError
+from redline.screen.errors import InvalidNameError, ListFormatError, OwnershipError, ScreenError
 from redline.screen.lists import ParsedList, read_lists
 from redline.screen.model import Change, ListEntry, Match, Owner, OwnershipFinding, ScreenResult
 from redline.screen.ownership import parse_owners
@@ -17,12 +17,12 @@ from redline.screen.store import ListStore, ListVersion
 
 __all__ = [
     "Change",
+    "InvalidNameError",
     "ListEntry",
     "ListFormatError",
     "ListStore",
     "ListVersion",
     "Match",
-    "NameError_",
     "Owner",
     "OwnershipError",
     "OwnershipFinding",

@@ -7,7 +7,7 @@ class ScreenError(Exception):
     """Base class: a list, a name or an ownership declaration that cannot be used."""
 
 
-class NameError_(ScreenError):  # noqa: N801 - `NameError` is a builtin
+class InvalidNameError(ScreenError):
     """A name that cannot be screened or imported: empty, too long, control characters, mixed scripts."""
 
 

@@ -65,7 +65,9 @@ def evaluate(screener: Screener, rows: Iterable[dict[str, Any]]) -> dict[str, di
                 t.refuse += result.decision == "refuse"
                 t.review += result.decision == "review"
                 t.right_entity += row.get("entity") in entities
-                wrong = (row["label"] == "listed" and result.decision == "clear") or (row["label"] == "unlisted" and result.decision == "refuse")
+                wrong = (row["label"] == "listed" and result.decision == "clear") or (
+                    row["label"] == "unlisted" and result.decision == "refuse"
+                )
                 if wrong and g == row["label"]:
                     top = result.matches[0].entity if result.matches else "-"
                     t.misses.append(f"{row['query']} -> {result.decision} ({top})")

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from anyascii import anyascii
 
-from redline.screen.errors import ListFormatError, NameError_
+from redline.screen.errors import InvalidNameError, ListFormatError
 from redline.screen.model import ListedName, ListEntry, NameKind
 from redline.screen.normalize import check_name, normalize
 
@@ -62,7 +62,7 @@ class _Builder:
     def name(self, where: str, value: Any, what: str) -> str | None:
         try:
             return check_name(value, what=what)
-        except NameError_ as e:
+        except InvalidNameError as e:
             self.problems.append(f"{where}: {e}")
             return None
 
@@ -115,7 +115,7 @@ _TRAILING_PAREN = re.compile(r"^(?P<base>.+?)\s*\((?P<inner>[^()]+)\)\s*$")
 
 
 def _parenthetical(name: str) -> list[tuple[str, NameKind]]:
-    """"Dawning Information Industry Co., Ltd. (Sugon)": the part in brackets at the end is an alias
+    """ "Dawning Information Industry Co., Ltd. (Sugon)": the part in brackets at the end is an alias
     and the rest a name, unless the brackets hold only generic words ("(Group)", "(Shenzhen)")."""
     from redline.screen.matcher import GENERIC
 

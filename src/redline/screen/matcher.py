@@ -35,12 +35,13 @@ GENERIC = frozenset(
     bank financial finance media entertainment health medical pharmaceutical biotech life care food chemical oil gas
     mining metal steel auto transport transportation airline air sea ocean port harbor real estate property land
     high advanced smart creative first royal standard universal unified union alliance associate associated partner
-    star sun sky blue red green golden gold great grand bvi cayman island islands macau river""".split()
+    star sun sky blue red green golden gold great grand bvi cayman island islands macau river""".split()  # noqa: SIM905 - a word list reads best as words
 )
 GENERIC_WEIGHT = 0.15
 MAX_SPAN = 3
 CANDIDATES = 12
 MIN_EVIDENCE = 0.4
+MIN_COVER = 0.35
 PRUNE = 0.4  # candidates sharing less than this fraction of the best one's distinctive weight are not scored
 
 
@@ -122,7 +123,7 @@ class NameIndex:
         total = max(len(self.names), 1)
         self.max_idf = math.log(1 + total)
         self.weights = {t: self._weight(t, c) for t, c in df.items()}
-        self.block_limit = max(200, total // 50)
+        self.block_limit = max(200, total // 200)
         self.name_weight = np.array([sum(self.weights[t] for t in set(name.norm.tokens)) for name in self.names], dtype=np.float64)
         self._scratch = np.zeros(len(self.names), dtype=np.float64)
         self._deletes: dict[str, list[str]] = defaultdict(list)
@@ -215,7 +216,7 @@ class NameIndex:
             found = self.similar_keys(unit) if short else ([(unit, 1.0)] if unit in self.postings else [])
             for key, sim in found:
                 post = self.postings[key]
-                w = (self.weights[key] if key in self.weights else unit_w) * sim
+                w = self.weights.get(key, unit_w) * sim
                 if len(post) > self.block_limit:
                     fallback.append((len(post), key, w))
                 else:
@@ -232,7 +233,9 @@ class NameIndex:
         got = scores[ids]
         scores[ids] = 0.0
         # keep the leaders, and every name the query holds entirely ("CCCC" in "CCCC Second Harbor")
-        keep = (got >= PRUNE * got.max()) | (got >= 0.97 * self.name_weight[ids])
+        # ... and never a name whose listed tokens the query barely touches (it cannot reach review)
+        nw = self.name_weight[ids]
+        keep = ((got >= PRUNE * got.max()) | (got >= 0.97 * nw)) & (got >= MIN_COVER * nw)
         ids, got = ids[keep], got[keep]
         order = np.argsort(-got, kind="stable")[:limit]
         return [int(i) for i in ids[order]]

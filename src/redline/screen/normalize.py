@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass
 
 from anyascii import anyascii
 from rapidfuzz.distance import OSA
 
-from redline.screen.errors import NameError_
+from redline.screen.errors import InvalidNameError
 from redline.screen.zh import read_run, strip_suffixes
 
 MAX_NAME_CHARS = 400
@@ -23,7 +24,7 @@ MAX_NAME_CHARS = 400
 LEGAL_FORMS = frozenset(
     """co company companies corp corporation corporations inc incorporated ltd limited llc lp llp plc pty pte pvt
     gmbh ag sa sas sarl srl spa bv nv ab oy as kk jsc pjsc ojsc oao ooo zao slu sl
-    group holding the of and for de""".split()
+    group holding the of and for de""".split()  # noqa: SIM905 - a word list reads best as words
 )
 ABBREVIATIONS: dict[str, str] = {
     "tech": "technology",
@@ -215,31 +216,31 @@ def _script(ch: str) -> str | None:
 
 
 def check_name(name: object, *, what: str = "name") -> str:
-    """The name if it can be screened or listed; a `NameError_` saying why not otherwise."""
+    """The name if it can be screened or listed; a `InvalidNameError` saying why not otherwise."""
     if not isinstance(name, str):
-        raise NameError_(f"{what} must be a string, not {type(name).__name__}")
+        raise InvalidNameError(f"{what} must be a string, not {type(name).__name__}")
     text = unicodedata.normalize("NFKC", name).strip()
     if not text:
-        raise NameError_(f"{what} is empty")
+        raise InvalidNameError(f"{what} is empty")
     if len(text) > MAX_NAME_CHARS:
-        raise NameError_(f"{what} is {len(text)} characters long (at most {MAX_NAME_CHARS})")
+        raise InvalidNameError(f"{what} is {len(text)} characters long (at most {MAX_NAME_CHARS})")
     if text.isascii():
         bad = _ASCII_CONTROL.search(text)
         if bad:
-            raise NameError_(f"{what} contains a control character U+{ord(bad.group()):04X} at position {bad.start()}")
+            raise InvalidNameError(f"{what} contains a control character U+{ord(bad.group()):04X} at position {bad.start()}")
         if not any(ch.isalnum() for ch in text):
-            raise NameError_(f"{what} has no letters or digits")
+            raise InvalidNameError(f"{what} has no letters or digits")
         return text
     for i, ch in enumerate(text):
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in " ":
-            raise NameError_(f"{what} contains a control or invisible character U+{ord(ch):04X} at position {i}")
+            raise InvalidNameError(f"{what} contains a control or invisible character U+{ord(ch):04X} at position {i}")
     for word in text.split():
         scripts = {s for s in map(_script, word) if s is not None}
         # Han next to Latin is normal ("AVIC中航"); Latin with Cyrillic or Greek in one word is a homoglyph trick.
         if len(scripts - {"HAN"}) > 1:
-            raise NameError_(f"{what} mixes scripts ({', '.join(sorted(scripts))}) in the word {word!r}")
+            raise InvalidNameError(f"{what} mixes scripts ({', '.join(sorted(scripts))}) in the word {word!r}")
     if not any(ch.isalnum() for ch in text):
-        raise NameError_(f"{what} has no letters or digits")
+        raise InvalidNameError(f"{what} has no letters or digits")
     return text
 
 
@@ -272,6 +273,7 @@ def _latin_tokens(part: str, notes: list[str]) -> list[str]:
 _LONG_LEGAL = ("company", "corporation", "limited", "incorporated", "holding", "holdings", "group")
 
 
+@lru_cache(maxsize=1 << 16)
 def _legal_typo(tok: str) -> str | None:
     """The legal-form word a misspelled token stands for ("corportion" -> "corporation"), if any."""
     if len(tok) < 5 or tok in LEGAL_FORMS or tok.isdigit():
@@ -282,6 +284,7 @@ def _legal_typo(tok: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def _stem(tok: str) -> str:
     if len(tok) > 4 and not tok.isdigit():
         if tok.endswith("ies"):

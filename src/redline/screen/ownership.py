@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from redline.screen.errors import NameError_, OwnershipError
+from redline.screen.errors import InvalidNameError, OwnershipError
 from redline.screen.model import Owner, OwnershipFinding
 from redline.screen.normalize import check_name, normalize
 
@@ -40,7 +40,7 @@ def parse_owners(data: Any, where: str = "owners") -> list[Owner]:
             raise OwnershipError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}")
         try:
             name = check_name(item.get("name"), what=f"{path}.name")
-        except NameError_ as e:
+        except InvalidNameError as e:
             raise OwnershipError(str(e)) from None
         pct = item.get("percent", item.get("share"))
         if pct is not None:
@@ -53,7 +53,12 @@ def parse_owners(data: Any, where: str = "owners") -> list[Owner]:
         subs = item.get("owners") or []
         if not isinstance(subs, list):
             raise OwnershipError(f"{path}.owners: a list of owners")
-        return Owner(name, pct, region.strip().upper() if region else None, tuple(one(s, f"{path}.owners[{i}]", depth + 1) for i, s in enumerate(subs)))
+        return Owner(
+            name,
+            pct,
+            region.strip().upper() if region else None,
+            tuple(one(s, f"{path}.owners[{i}]", depth + 1) for i, s in enumerate(subs)),
+        )
 
     if data is None:
         return []
@@ -103,7 +108,10 @@ def _level(owners: list[Owner] | tuple[Owner, ...], classify: Classifier, limit:
             if sub.restricted > limit:
                 status, reason = "restricted", f"more than {limit:g}% owned by restricted owners ({sub.restricted:g}%)"
             elif sub.restricted + sub.possible + sub.unknown > limit and sub.restricted + sub.possible > 0:
-                status, reason = "possible", f"up to {min(100.0, sub.restricted + sub.possible + sub.unknown):g}% may be held by restricted owners"
+                status, reason = (
+                    "possible",
+                    f"up to {min(100.0, sub.restricted + sub.possible + sub.unknown):g}% may be held by restricted owners",
+                )
         if status == "clear":
             continue
         t.paths.append({"path": list(trail), "percent": o.percent, "status": status, "reason": reason})

@@ -24,7 +24,9 @@ MIN_STRONG_CHARS = 4
 class Screener:
     """Screens names against a fixed set of list entries (one version of each list)."""
 
-    def __init__(self, entries: Sequence[ListEntry], settings: Screening | None = None, list_versions: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, entries: Sequence[ListEntry], settings: Screening | None = None, list_versions: dict[str, int] | None = None
+    ) -> None:
         self.settings = settings or Screening()
         self.index = NameIndex(entries)
         self.list_versions = dict(list_versions or {})
@@ -37,7 +39,7 @@ class Screener:
     def match(self, name: str) -> list[Match]:
         """Listed entities the name resembles (score ≥ review threshold or containment), best first.
 
-        Raises `NameError_` for a name that cannot be screened (empty, too long, control characters).
+        Raises `InvalidNameError` for a name that cannot be screened (empty, too long, control characters).
         """
         mixed = _mixed(name)
         text = check_name(fold_mixed_scripts(name) if mixed else name)

@@ -159,7 +159,7 @@ class ListStore:
 
     def last_decision(self, subject_id: str) -> ScreenDecision | None:
         row = self._exec("SELECT decision FROM screen_subjects WHERE subject_id = ?", (subject_id,)).fetchone()
-        return None if row is None else row[0]  # type: ignore[no-any-return]
+        return None if row is None else row[0]
 
     def record_decision(self, subject_id: str, decision: ScreenDecision, list_versions: dict[str, int]) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
