@@ -38,7 +38,8 @@ GENERIC = frozenset(
     star sun sky blue red green golden gold great grand bvi cayman island islands macau river""".split()  # noqa: SIM905 - a word list reads best as words
 )
 GENERIC_WEIGHT = 0.15
-MAX_SPAN = 3
+MAX_SPAN = 3  # listed side: tokens joined into index keys
+QUERY_SPAN = 4  # query side: syllables written apart ("Zhong Xin Guo Ji") join up to four
 CANDIDATES = 12
 MIN_EVIDENCE = 0.4
 MIN_COVER = 0.35
@@ -205,7 +206,7 @@ class NameIndex:
         """Listed names sharing distinctive tokens (exactly, joined, or with typos) with the query."""
         toks = query.tokens
         units: dict[str, float] = {}
-        for size in range(1, MAX_SPAN + 1):
+        for size in range(1, QUERY_SPAN + 1):
             for i in range(len(toks) - size + 1):
                 unit = "".join(toks[i : i + size])
                 units[unit] = max(units.get(unit, 0.0), min(1.0, sum(self.weight(t) for t in toks[i : i + size])))
@@ -245,7 +246,7 @@ class NameIndex:
         ids = list(ids)
         if not ids or not query.tokens:
             return []
-        q_units = _spans(query.tokens)
+        q_units = _spans(query.tokens, QUERY_SPAN)
         c_spans = [self._spans_of(n) for n in ids]
         flat = [s[2] for spans, _ in c_spans for s in spans]
         matrix = process.cdist([u[2] for u in q_units], flat, scorer=OSA.normalized_similarity, score_cutoff=0.7, dtype=np.float32)
@@ -306,8 +307,8 @@ class NameIndex:
         return Candidate(name, score, p, r_, tuple(pairs))
 
 
-def _spans(tokens: Sequence[str]) -> list[tuple[int, int, str]]:
+def _spans(tokens: Sequence[str], longest: int = MAX_SPAN) -> list[tuple[int, int, str]]:
     out = [(i, i + 1, t) for i, t in enumerate(tokens)]
-    for size in range(2, MAX_SPAN + 1):
+    for size in range(2, longest + 1):
         out.extend((i, i + size, "".join(tokens[i : i + size])) for i in range(len(tokens) - size + 1))
     return out

@@ -180,6 +180,7 @@ PINYIN_WORDS: dict[str, str] = {
 }
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _TOKEN = re.compile(r"[a-z0-9]+")
+_HAN_RUNS = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _APOSTROPHES = str.maketrans("", "", "'’‘`´ʼ")
 
@@ -249,6 +250,34 @@ def fold_mixed_scripts(name: str) -> str:
     return " ".join(anyascii(w) if len({s for s in map(_script, w) if s} - {"HAN"}) > 1 else w for w in name.split())
 
 
+_PINYIN_STARTS = frozenset(w[:n] for w in PINYIN_WORDS for n in range(1, 7))
+
+
+def _join_syllables(tokens: list[str], notes: list[str]) -> list[str]:
+    """Pinyin written one syllable per word: "dian zi ke ji" -> "dianzi keji" where the joined
+    syllables are a known pinyin word (longest first, up to four syllables)."""
+    if len(tokens) < 2:
+        return tokens
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i] not in _PINYIN_STARTS:
+            out.append(tokens[i])
+            i += 1
+            continue
+        for size in (4, 3, 2):
+            joined = "".join(tokens[i : i + size])
+            if i + size <= len(tokens) and joined in PINYIN_WORDS:
+                notes.append(f"pinyin syllables {' '.join(tokens[i : i + size])}→{joined}")
+                out.append(joined)
+                i += size
+                break
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
 def _latin_tokens(part: str, notes: list[str]) -> list[str]:
     part = part.translate(_APOSTROPHES)
     folded = anyascii(part) if not part.isascii() else part
@@ -256,7 +285,7 @@ def _latin_tokens(part: str, notes: list[str]) -> list[str]:
         notes.append(f"ascii {part.strip()}→{folded.strip()}")
     folded = folded.lower().replace("&", " and ").replace("+", " and ")
     out: list[str] = []
-    for raw in _TOKEN.findall(folded):
+    for raw in _join_syllables(_TOKEN.findall(folded), notes):
         tok = raw
         if m := _ORDINAL.match(tok):
             tok = m.group(1)
@@ -300,7 +329,7 @@ def normalize(name: str) -> NormalName:
     notes: list[str] = []
     raw: list[str] = []
     # split into runs of Han characters and the rest
-    for run in re.split(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)", text):
+    for run in (text,) if text.isascii() else _HAN_RUNS.split(text):
         if not run:
             continue
         if _is_han(run[0]):
