@@ -113,27 +113,29 @@ def main() -> None:
     rng = random.Random(1260)
     entries, queries = build(rng)
 
-    t0 = time.perf_counter()
+    w0, c0 = time.perf_counter(), time.process_time()
     exact = {normalize(n.text).key: e.entity_id for e in entries for n in e.names}
     hits = sum(normalize(q).key in exact for q in queries)
-    baseline = time.perf_counter() - t0
+    baseline_wall, baseline_cpu = time.perf_counter() - w0, time.process_time() - c0
 
-    t0 = time.perf_counter()
+    w0, c0 = time.perf_counter(), time.process_time()
     screener = Screener(entries)
-    build_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    build_wall, build_cpu = time.perf_counter() - w0, time.process_time() - c0
+    w0, c0 = time.perf_counter(), time.process_time()
     decisions = {"refuse": 0, "review": 0, "clear": 0}
     for q in queries:
         decisions[screener.screen(q).decision] += 1
-    screen_s = time.perf_counter() - t0
+    screen_wall, screen_cpu = time.perf_counter() - w0, time.process_time() - c0
 
-    total = build_s + screen_s
-    print(f"screen bench: {N_QUERIES} names x {N_ENTRIES} entries, one core")
-    print(f"  baseline (normalize + exact dict lookup, incl. building the dict): {baseline:.2f} s, {hits} exact hits")
-    print(f"  index build: {build_s:.2f} s; screening: {screen_s:.2f} s ({N_QUERIES / screen_s:,.0f} names/s); total {total:.2f} s")
+    total_wall, total_cpu = build_wall + screen_wall, build_cpu + screen_cpu
+    print(f"screen bench: {N_QUERIES} names x {N_ENTRIES} entries, one core (wall / CPU seconds)")
+    print(f"  baseline (normalize + exact dict lookup, incl. building the dict): {baseline_wall:.2f} / {baseline_cpu:.2f} s, {hits} exact hits")
+    print(f"  index build: {build_wall:.2f} / {build_cpu:.2f} s")
+    print(f"  screening:   {screen_wall:.2f} / {screen_cpu:.2f} s ({N_QUERIES / screen_cpu:,.0f} names per CPU second)")
+    print(f"  total:       {total_wall:.2f} / {total_cpu:.2f} s")
     print(f"  decisions: {decisions}")
-    print(f"  ratio (fuzzy total / exact baseline): {total / baseline:.1f}x")
-    print(f"  budget < {BUDGET_S:.0f} s: {'met' if total < BUDGET_S else 'NOT met'}")
+    print(f"  ratio (fuzzy total / exact baseline, CPU): {total_cpu / baseline_cpu:.1f}x")
+    print(f"  budget < {BUDGET_S:.0f} s of one core (CPU time): {'met' if total_cpu < BUDGET_S else 'NOT met'}")
 
 
 if __name__ == "__main__":

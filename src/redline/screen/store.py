@@ -8,7 +8,6 @@ transaction: all of it lands, or none.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,7 +82,7 @@ class ListStore:
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         try:
             return self.conn.execute(self._sql(sql), params)
-        except (sqlite3.Error, Exception) as e:
+        except Exception as e:  # sqlite3.Error or psycopg.Error: both drivers, one message
             if isinstance(e, StoreError):
                 raise
             raise StoreError(f"database error on {self.url}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
