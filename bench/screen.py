@@ -129,7 +129,9 @@ def main() -> None:
 
     total_wall, total_cpu = build_wall + screen_wall, build_cpu + screen_cpu
     print(f"screen bench: {N_QUERIES} names x {N_ENTRIES} entries, one core (wall / CPU seconds)")
-    print(f"  baseline (normalize + exact dict lookup, incl. building the dict): {baseline_wall:.2f} / {baseline_cpu:.2f} s, {hits} exact hits")
+    print(
+        f"  baseline (normalize + exact dict lookup, incl. building the dict): {baseline_wall:.2f} / {baseline_cpu:.2f} s, {hits} exact hits"
+    )
     print(f"  index build: {build_wall:.2f} / {build_cpu:.2f} s")
     print(f"  screening:   {screen_wall:.2f} / {screen_cpu:.2f} s ({N_QUERIES / screen_cpu:,.0f} names per CPU second)")
     print(f"  total:       {total_wall:.2f} / {total_cpu:.2f} s")
