@@ -123,6 +123,36 @@ def test_confusable_unlisted_names_are_not_refused(screener: Screener, query: st
     assert screener.screen(query).decision != "refuse"
 
 
+def test_every_listed_name_as_written_is_refused(screener: Screener) -> None:
+    import csv
+
+    with open(DOD, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for text in (row["name"], row["clean_name"]):  # raw names carry "(Alias)", "(formerly ...)"
+            assert screener.screen(text).decision == "refuse", text
+
+
+def test_traditional_characters_read_like_simplified(screener: Screener) -> None:
+    assert screener.screen("華為技術有限公司").matches[0].entity == "Huawei Technologies Co., Ltd."
+    assert screener.screen("長江存儲科技有限責任公司").decision == "refuse"
+
+
+def test_short_acronym_alone_is_only_reviewed(screener: Screener) -> None:
+    assert screener.screen("CTG Inc").decision == "review"  # China Three Gorges' alias, and many other firms'
+    assert screener.screen("Nio Gold Corp").decision != "refuse"
+    assert screener.screen("NIO, Inc.").decision == "refuse"  # the entity's own full name
+
+
+def test_name_parts_are_screened_too(screener: Screener) -> None:
+    from redline.screen.screener import name_parts
+
+    parts = [p for p, _ in name_parts("Acme Co. (formerly Volga Works) d/b/a Acme")]
+    assert parts[1:] == ["Acme Co.", "Acme", "Volga Works"]
+    m = screener.screen("Globex Trading LLC (formerly Hangzhou Hikvision Digital Technology Co., Ltd.)").matches[0]
+    assert m.entity.startswith("Hangzhou Hikvision") and any("part of the name" in t for t in m.transformations)
+
+
 def test_unrelated_name_is_clear(screener: Screener) -> None:
     result = screener.screen("Acme Plumbing Supplies of Ohio")
     assert result.decision == "clear" and result.matches == ()

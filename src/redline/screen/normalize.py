@@ -16,7 +16,7 @@ from anyascii import anyascii
 from rapidfuzz.distance import OSA
 
 from redline.screen.errors import InvalidNameError
-from redline.screen.zh import read_run, strip_suffixes
+from redline.screen.zh import read_run, simplify, strip_suffixes
 
 MAX_NAME_CHARS = 400
 
@@ -333,7 +333,10 @@ def normalize(name: str) -> NormalName:
         if not run:
             continue
         if _is_han(run[0]):
-            core, removed = strip_suffixes(run)
+            simple = simplify(run)
+            if simple != run:
+                notes.append(f"traditional {run}→{simple}")
+            core, removed = strip_suffixes(simple)
             if removed:
                 notes.append(f"legal form {'+'.join(removed)} removed")
             toks, how = read_run(core)

@@ -7,6 +7,7 @@ matches with their evidence and the ownership finding.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from redline.policy.schema import Screening
@@ -19,6 +20,7 @@ from redline.screen.ownership import Status, aggregate
 # distinctive (sum of token weights): "Huawei Cloud Services" holds "Huawei".
 CONTAINS_MIN_WEIGHT = 0.45
 MIN_STRONG_CHARS = 4
+EXACT = 0.999
 
 
 class Screener:
@@ -43,25 +45,27 @@ class Screener:
         """
         mixed = _mixed(name)
         text = check_name(fold_mixed_scripts(name) if mixed else name)
-        query = normalize(text)
-        notes = (*(("mixed scripts folded to ASCII",) if mixed else ()), *query.notes)
-        query = NormalName(query.text, query.tokens, notes)
-        scored = self.index.score(query, self.index.candidates(query))
-        best: dict[int, tuple[Candidate, str]] = {}
-        for cand in scored:
-            strength = self._strength(cand)
-            if strength is None:
-                continue
-            seen = best.get(cand.name.entry)
-            if seen is None or (strength == "strong", cand.score) > (seen[1] == "strong", seen[0].score):
-                best[cand.name.entry] = (cand, strength)
+        best: dict[int, tuple[Candidate, str, NormalName]] = {}
+        for part, how in name_parts(text):
+            query = normalize(part)
+            notes = (*(("mixed scripts folded to ASCII",) if mixed else ()), *((how,) if how else ()), *query.notes)
+            query = NormalName(query.text, query.tokens, notes)
+            for cand in self.index.score(query, self.index.candidates(query)):
+                strength = self._strength(cand)
+                if strength is None:
+                    continue
+                seen = best.get(cand.name.entry)
+                if seen is None or (strength == "strong", cand.score) > (seen[1] == "strong", seen[0].score):
+                    best[cand.name.entry] = (cand, strength, query)
         ordered = sorted(best.values(), key=lambda cs: (cs[1] == "strong", cs[0].score), reverse=True)
-        return [self._to_match(query, c, self.index.entries[c.name.entry], s) for c, s in ordered[: self.settings.max_matches]]
+        return [self._to_match(q, c, self.index.entries[c.name.entry], s) for c, s, q in ordered[: self.settings.max_matches]]
 
     def _strength(self, cand: Candidate) -> str | None:
         if cand.score >= self.settings.refuse_score:
             # an acronym of three letters or fewer ("CTG", "DJI") names many firms: review, not refuse
             # (a name of generic words only, "China Ocean Shipping", needs two of them to match)
+            if cand.name.kind == "name" and min(cand.query_coverage, cand.name_coverage) >= EXACT:
+                return "strong"  # exactly the entity's own name ("NIO, Inc."), not a short alias of it
             distinctive = sum(len(listed) for _, listed, _ in cand.pairs if listed not in GENERIC)
             generic_only = distinctive == 0 and len(cand.pairs) >= 2
             return "strong" if distinctive >= MIN_STRONG_CHARS or generic_only else "weak"
@@ -137,6 +141,31 @@ class Screener:
 
     def screen_many(self, items: Iterable[tuple[str, list[Owner] | None]]) -> list[ScreenResult]:
         return [self.screen(n, o) for n, o in items]
+
+
+_ALSO = re.compile(
+    r"\s*[,;]?\s*\b(?:formerly|also known as|a\.?k\.?a\.?|f/?k/?a|d/?b/?a|doing business as|trading as|t/a)\b[\s:]*", re.IGNORECASE
+)
+_BRACKETS = re.compile(r"[(（\[]([^()（）\[\]]*)[)）\]]")
+
+
+def name_parts(text: str) -> list[tuple[str, str]]:
+    """The name, and the names inside it: "Huawei Technologies Co., Ltd. (Huawei)" is also
+    screened as "Huawei Technologies Co., Ltd." and "Huawei"; "X formerly Y", "X d/b/a Y" as X and Y.
+    Each part comes with a note for the evidence (empty for the name as given)."""
+    parts: list[tuple[str, str]] = [(text, "")]
+    if not any(c in text for c in "(（[") and not _ALSO.search(text):
+        return parts
+    inner: list[str] = []
+    outer = text
+    while (m := _BRACKETS.search(outer)) is not None:
+        inner.append(m.group(1))
+        outer = outer[: m.start()] + " " + outer[m.end() :]
+    for piece in [*_ALSO.split(outer), *(p for i in inner for p in _ALSO.split(i))]:
+        piece = piece.strip(" ,;:-")
+        if piece and piece != text and any(ch.isalnum() for ch in piece) and all(piece != p for p, _ in parts):
+            parts.append((piece, f"part of the name: {piece!r}"))
+    return parts
 
 
 def _mixed(name: str) -> bool:

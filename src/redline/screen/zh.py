@@ -189,6 +189,18 @@ def numeral(text: str) -> int:
     return total + (digit or 0)
 
 
+# Traditional characters of company names -> simplified, so the word table reads both (華為技術 -> 华为技术).
+_TRADITIONAL = str.maketrans(
+    "術電網絡業團國際聯動設備機氣導體製儲運築計飛無衛軟貿資產務開發數據統訊廣東門龍華為創長鐵車鋼銀億鋰寧達標準處驗醫藥島灣經濟區縣廠礦環實義協會學圖號時視總營輸遠裝險證錄積雲從騰鴻軍彈艦將紅綠藍陽風鳳輛顯銳傳專權歐亞蘇滬粵贛遼陝晉魯瓊貴責與瑪測試儀擬線纜檢構極聖澤豐閃禮錢壽餘戰鬥嚴護頓質諾興爾邁揚漢樂碼頻鏈雙關陸書畫隊維鍵腦貨鄭蘭瀋邊層類離觀兩廈寶鑽塗鎮鄉莊齊廳庫燈點熱調節葉馬魚鳥麗傑夢宮歷聲響韓孫劉陳楊趙黃吳鄧許馮張",
+    "术电网络业团国际联动设备机气导体制储运筑计飞无卫软贸资产务开发数据统讯广东门龙华为创长铁车钢银亿锂宁达标准处验医药岛湾经济区县厂矿环实义协会学图号时视总营输远装险证录积云从腾鸿军弹舰将红绿蓝阳风凤辆显锐传专权欧亚苏沪粤赣辽陕晋鲁琼贵责与玛测试仪拟线缆检构极圣泽丰闪礼钱寿余战斗严护顿质诺兴尔迈扬汉乐码频链双关陆书画队维键脑货郑兰沈边层类离观两厦宝钻涂镇乡庄齐厅库灯点热调节叶马鱼鸟丽杰梦宫历声响韩孙刘陈杨赵黄吴邓许冯张",
+)
+
+
+def simplify(run: str) -> str:
+    """Traditional characters of common company-name words replaced by their simplified forms."""
+    return run.translate(_TRADITIONAL)
+
+
 def strip_suffixes(run: str) -> tuple[str, list[str]]:
     """Remove legal-form suffixes from the end of a run of Chinese characters (repeatedly)."""
     removed: list[str] = []
