@@ -38,6 +38,7 @@ GENERIC = frozenset(
     star sun sky blue red green golden gold great grand bvi cayman island islands macau river""".split()  # noqa: SIM905 - a word list reads best as words
 )
 GENERIC_WEIGHT = 0.15
+UNSEEN_NUMBER_WEIGHT = 0.3
 MAX_SPAN = 3  # listed side: tokens joined into index keys
 QUERY_SPAN = 4  # query side: syllables written apart ("Zhong Xin Guo Ji") join up to four
 CANDIDATES = 8
@@ -175,11 +176,14 @@ class NameIndex:
         return min(idf, GENERIC_WEIGHT) if token in GENERIC else max(idf, 0.05)
 
     def weight(self, token: str) -> float:
-        """How much a token identifies a listed entity (0..1): rare tokens high, generic words low."""
+        """How much a token identifies a listed entity (0..1): rare tokens high, generic words low,
+        a number not on the list ("38th" institute) a little."""
         found = self.weights.get(token)
         if found is not None:
             return found
-        return GENERIC_WEIGHT if token in GENERIC else 1.0
+        if token in GENERIC:
+            return GENERIC_WEIGHT
+        return UNSEEN_NUMBER_WEIGHT if token.isdigit() else 1.0
 
     def similar_keys(self, unit: str) -> list[tuple[str, float]]:
         """Index keys equal to the unit or a typo or two away from it, with their similarity."""
@@ -236,9 +240,10 @@ class NameIndex:
         # keep the leaders, and every name the query holds entirely ("CCCC" in "CCCC Second Harbor")
         # ... and never a name whose listed tokens the query barely touches (it cannot reach review)
         nw = self.name_weight[ids]
-        keep = ((got >= PRUNE * got.max()) | (got >= 0.97 * nw)) & (got >= MIN_COVER * nw)
-        ids, got = ids[keep], got[keep]
-        order = np.argsort(-got, kind="stable")[:limit]
+        held = got >= 0.97 * nw
+        keep = ((got >= PRUNE * got.max()) | held) & (got >= MIN_COVER * nw)
+        ids, got, held = ids[keep], got[keep], held[keep]
+        order = np.lexsort((-got, ~held))[:limit]  # names the query holds entirely first, then by weight
         return [int(i) for i in ids[order]]
 
     def score(self, query: NormalName, ids: Iterable[int]) -> list[Candidate]:
