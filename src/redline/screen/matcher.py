@@ -234,7 +234,8 @@ class NameIndex:
         scores = self._scratch
         for post, w in hits:
             scores[post] += w  # a name appears once per posting list
-        ids = np.flatnonzero(scores)
+        ids = np.sort(np.concatenate([post for post, _ in hits]))
+        ids = ids[np.concatenate(([True], ids[1:] != ids[:-1]))]  # unique (np.unique is slower here)
         got = scores[ids]
         scores[ids] = 0.0
         # keep the leaders, and every name the query holds entirely ("CCCC" in "CCCC Second Harbor")
