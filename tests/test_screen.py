@@ -400,3 +400,29 @@ def test_cli_import_rescreens_and_reports_changes(tmp_path: Path) -> None:
     assert changes[0]["id"] == "t1" and changes[0]["new"] == "refuse"
     r = runner.invoke(cli, ["lists", "import", FTM, "--db", db, "--rescreen", str(tenants)])
     assert len(r.output.splitlines()) == 1  # same list, same decision: nothing changed
+
+
+# --- policy settings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "why"),
+    [
+        ("  review_score: 0.7\n", "  review_score: 0.95\n", "screening", "review_score must not be above refuse_score"),
+        ("  unsupported_regions: [CN, HK, MO, RU, IR, KP]\n", "  unsupported_regions: [cn, RU]\n", "screening.unsupported_regions", "ISO"),
+        ("  refuse_score: 0.9\n", "  refuse_score: 1.5\n", "screening.refuse_score", "less than or equal to 1"),
+        ("  max_matches: 5\n", "  max_matches: 5\n  colour: red\n", "screening.colour", "Extra inputs"),
+    ],
+)
+def test_screening_policy_errors_name_file_line_field(tmp_path: Path, old: str, new: str, field: str, why: str) -> None:
+    from redline.policy import PolicyError, load_policy
+
+    src = (ROOT / "src/redline/policy/default.yaml").read_text(encoding="utf-8")
+    assert old in src
+    path = tmp_path / "p.yaml"
+    path.write_text(src.replace(old, new), encoding="utf-8")
+    with pytest.raises(PolicyError) as e:
+        load_policy(str(path))
+    line = src[: src.index(old)].count("\n") + 1
+    assert e.value.file == str(path) and e.value.field == field and why in e.value.message
+    assert e.value.line is not None and abs(e.value.line - line) <= 6
