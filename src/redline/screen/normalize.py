@@ -24,7 +24,7 @@ MAX_NAME_CHARS = 400
 LEGAL_FORMS = frozenset(
     """co company companies corp corporation corporations inc incorporated ltd limited llc lp llp plc pty pte pvt
     gmbh ag sa sas sarl srl spa bv nv ab oy as kk jsc pjsc ojsc oao ooo zao slu sl
-    group holding the of and for de""".split()  # noqa: SIM905 - a word list reads best as words
+    group holding the of and for de coltd corpn ltda limitada sdn bhd oyj asa sro zrt kft bhd""".split()  # noqa: SIM905 - a word list reads best as words
 )
 ABBREVIATIONS: dict[str, str] = {
     "tech": "technology",
@@ -85,6 +85,7 @@ ABBREVIATIONS: dict[str, str] = {
     "nr": "",
     "&": "",
     "grp": "group",
+    "chn": "china",
     "shipbldg": "shipbuilding",
     "bldg": "building",
     "constr": "construction",
