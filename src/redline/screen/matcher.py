@@ -84,10 +84,12 @@ class _Name:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A listed name's alignment with the query: score, coverage both ways, aligned token pairs."""
+    """A listed name's alignment with the query: score (for review), strict score (for refusal),
+    coverage both ways, aligned token pairs."""
 
     name: _Name
     score: float
+    strict: float
     query_coverage: float
     name_coverage: float
     pairs: tuple[tuple[str, str, float], ...]
@@ -307,10 +309,19 @@ class NameIndex:
             pairs.append((" ".join(query.tokens[qa:qb]), " ".join(name.norm.tokens[ca:cb]), sim))
         p = got_q / (sum(q_w) or 1.0)
         r_ = got_c / (sum(c_w) or 1.0)
-        score = 0.0 if p + r_ == 0 else 2 * p * r_ / (p + r_)
         # a match made of generic words only ("China ... Technology") is damped: it identifies nobody
-        score *= min(1.0, got_c / (min(MIN_EVIDENCE, sum(c_w)) or 1.0))
-        return Candidate(name, score, p, r_, tuple(pairs))
+        damp = min(1.0, got_c / (min(MIN_EVIDENCE, sum(c_w)) or 1.0))
+        score = damp * _harmonic(p, r_)
+        # The strict score, which a refusal needs, counts a generic word left unmatched double:
+        # "Dahua Bank" is not "Dahua" as surely as "Dahua" is (it still goes to review).
+        extra_q = sum(GENERIC_WEIGHT for t, u in zip(query.tokens, used_q, strict=True) if not u and t in GENERIC)
+        extra_c = sum(GENERIC_WEIGHT for t, u in zip(name.norm.tokens, used_c, strict=True) if not u and t in GENERIC)
+        strict = damp * _harmonic(got_q / ((sum(q_w) + extra_q) or 1.0), got_c / ((sum(c_w) + extra_c) or 1.0))
+        return Candidate(name, score, strict, p, r_, tuple(pairs))
+
+
+def _harmonic(a: float, b: float) -> float:
+    return 0.0 if a + b == 0 else 2 * a * b / (a + b)
 
 
 def _spans(tokens: Sequence[str], longest: int = MAX_SPAN) -> list[tuple[int, int, str]]:

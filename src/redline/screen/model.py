@@ -81,6 +81,7 @@ class Match:
     name_kind: NameKind
     score: float
     strength: Literal["strong", "weak"]
+    strict_score: float
     query_tokens: tuple[str, ...]
     name_tokens: tuple[str, ...]
     pairs: tuple[tuple[str, str, float], ...]
@@ -95,6 +96,7 @@ class Match:
             "matched_name": self.matched_name,
             "name_kind": self.name_kind,
             "score": round(self.score, 4),
+            "strict_score": round(self.strict_score, 4),
             "strength": self.strength,
             "evidence": {
                 "query_normalized": " ".join(self.query_tokens),

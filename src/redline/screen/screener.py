@@ -61,7 +61,7 @@ class Screener:
         return [self._to_match(q, c, self.index.entries[c.name.entry], s) for c, s, q in ordered[: self.settings.max_matches]]
 
     def _strength(self, cand: Candidate) -> str | None:
-        if cand.score >= self.settings.refuse_score:
+        if cand.strict >= self.settings.refuse_score:
             # an acronym of three letters or fewer ("CTG", "DJI") names many firms: review, not refuse
             # (a name of generic words only, "China Ocean Shipping", needs two of them to match)
             if cand.name.kind == "name" and min(cand.query_coverage, cand.name_coverage) >= EXACT:
@@ -93,6 +93,7 @@ class Screener:
             name_kind=cand.name.kind,
             score=cand.score,
             strength="strong" if strength == "strong" else "weak",
+            strict_score=cand.strict,
             query_tokens=query.tokens,
             name_tokens=cand.name.norm.tokens,
             pairs=cand.pairs,
