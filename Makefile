@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
 SEMANTIC_STAMP := $(VENV)/.semantic-installed
 
-.PHONY: run test test-all bench lint train corpus eval eval-ood semantic clean
+.PHONY: run test test-all bench lint train corpus eval eval-ood eval-screen semantic clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,7 @@ $(SEMANTIC_STAMP): $(STAMP) requirements-semantic.lock
 
 bench: $(STAMP)
 	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/screen.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
@@ -53,6 +54,9 @@ eval: $(STAMP)
 	$(BIN)/redline eval --data data/corpus/test.jsonl
 eval-ood: $(STAMP)
 	$(BIN)/redline eval --data data/ood
+## eval-screen: precision / recall of screening on the labeled variants set
+eval-screen: $(STAMP)
+	$(BIN)/python tools/screen_eval.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

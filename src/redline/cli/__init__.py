@@ -14,6 +14,8 @@ from redline.cli.classify import classify
 from redline.cli.evaluate import eval_command
 from redline.cli.gate import COMMANDS as GATE_COMMANDS
 from redline.cli.ledger import ledger
+from redline.cli.lists import lists
+from redline.cli.screen import screen
 from redline.cli.train import train
 
 
@@ -33,6 +35,8 @@ cli.add_command(train)
 cli.add_command(ledger)
 for _command in GATE_COMMANDS:
     cli.add_command(_command)  # keygen, operators, gate, authorize, mcp-proxy
+cli.add_command(lists)
+cli.add_command(screen)
 
 
 def main() -> None:

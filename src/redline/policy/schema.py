@@ -128,6 +128,30 @@ class Retention(_Strict):
     excerpt_chars: int = Field(default=80, ge=0, le=400)
 
 
+class Screening(_Strict):
+    """Who may use the service (POLICY.md section 6): match thresholds and the ownership rule."""
+
+    refuse_score: float = Field(default=0.9, gt=0.0, le=1.0)
+    review_score: float = Field(default=0.7, gt=0.0, le=1.0)
+    ownership_limit_percent: float = Field(default=50.0, gt=0.0, lt=100.0)
+    unsupported_regions: list[str] = Field(default_factory=list)
+    max_matches: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("unsupported_regions")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if not (2 <= len(c) <= 3 and c.isalpha() and c.isupper())]
+        if bad:
+            raise ValueError(f"regions are upper-case ISO country codes such as CN, not {', '.join(map(repr, bad))}")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Screening:
+        if self.review_score > self.refuse_score:
+            raise ValueError("review_score must not be above refuse_score")
+        return self
+
+
 class PolicyDocument(_Strict):
     policy_format: Literal[1]
     name: str
@@ -143,6 +167,7 @@ class PolicyDocument(_Strict):
     tools: Tools
     classifier: ClassifierConfig = ClassifierConfig()
     retention: Retention = Retention()
+    screening: Screening = Screening()
 
     @field_validator("red_lines", "thresholds")
     @classmethod
