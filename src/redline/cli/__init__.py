@@ -13,6 +13,7 @@ import click
 from redline.cli.classify import classify
 from redline.cli.evaluate import eval_command
 from redline.cli.ledger import ledger
+from redline.cli.replay import replay
 from redline.cli.train import train
 
 
@@ -30,6 +31,7 @@ cli.add_command(classify)
 cli.add_command(eval_command)
 cli.add_command(train)
 cli.add_command(ledger)
+cli.add_command(replay)
 
 
 def main() -> None:
