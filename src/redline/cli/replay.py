@@ -33,6 +33,7 @@ from redline.store import StoreError
 from redline.text import InputError
 
 LEDGER_BATCH = 500
+MAX_TS = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 DEFAULT_KEY = "redline-ledger.key"
 
 
@@ -55,8 +56,8 @@ def parse_ts(value: Any) -> float:
             ts = parsed.timestamp()
     else:
         raise ValueError("ts must be a number or an ISO 8601 time")
-    if not math.isfinite(ts) or ts < 0:
-        raise ValueError("ts must be a finite, non-negative time")
+    if not math.isfinite(ts) or not 0 <= ts <= MAX_TS:
+        raise ValueError("ts is out of range (seconds since 1970, before the year 10000)")
     return ts
 
 
