@@ -17,6 +17,7 @@ import re2
 from redline.decide import Decision
 from redline.monitor.identifiers import Identifier, IdentifierExtractor
 from redline.policy import Policy
+from redline.policy.matcher import SignalMatcher
 from redline.policy.schema import MonitorConfig
 from redline.text import Conversation, normalize
 
@@ -31,12 +32,6 @@ def _options() -> re2.Options:
     opts.max_mem = 64 << 20
     opts.log_errors = False
     return opts
-
-
-def _union(patterns: list[str]) -> re2._Regexp | None:
-    if not patterns:
-        return None
-    return re2.compile("|".join(f"(?:{p})" for p in patterns), _options())
 
 
 @dataclass(frozen=True)
@@ -119,13 +114,19 @@ class Profiler:
         self.home = home.code.upper()
         self.extractor = IdentifierExtractor(self.home, home.phone_country_codes, mon.home_regions)
         self._salt = salt
-        self._surveillance = _union(mon.surveillance_patterns)
-        self._devices = _union(mon.device_context_patterns)
-        self._plates = _union(mon.plate_context_patterns)
+        # the lexicon (surveillance asks, device and vehicle context, categories) in one pass of the
+        # policy's multi-pattern matcher: Hyperscan where it exists, RE2 elsewhere
+        flat = [("surveillance", p) for p in mon.surveillance_patterns]
+        flat += [("devices", p) for p in mon.device_context_patterns]
+        flat += [("plates", p) for p in mon.plate_context_patterns]
+        flat += [("cat:" + name, p) for name, pats in mon.category_patterns.items() for p in pats]
+        self._lexicon = SignalMatcher(flat, _options())
+        bad = self._lexicon.prepare()
+        if bad is not None:
+            raise ValueError(f"monitor pattern too complex for the matcher: {flat[bad][1][:80]!r}")
         self._process = [re2.compile(p, _options()) for p in mon.process_patterns]
         self._surveillance_signals = frozenset(mon.surveillance_signals)
         self._category_signals = [(name, frozenset(signals)) for name, signals in mon.categories.items()]
-        self._category_patterns = [(name, rx) for name, pats in mon.category_patterns.items() if (rx := _union(pats)) is not None]
         self._exempt = frozenset(mon.exempt_signals)
         self._foreign_authorities = frozenset(mon.foreign_context_authorities)
 
@@ -149,30 +150,26 @@ class Profiler:
         text = raw_text(request)
         lowered = conversation.text if conversation is not None else normalize(text)
         fired = frozenset(decision.signals)
+        lexicon = self._lexicon.fired(lowered)
         # a classifier block counts; a review (its gray zone) alone does not, or the monitor would
         # inherit the classifier's review rate on every high-volume tenant that handles personal data
         flagged = decision.red_line == "mass_domestic_surveillance" and decision.decision == "block"
-        surveillance = (
-            flagged
-            or bool(fired & self._surveillance_signals)
-            or (self._surveillance is not None and self._surveillance.search(lowered) is not None)
-        )
+        surveillance = flagged or bool(fired & self._surveillance_signals) or "surveillance" in lexicon
         if surveillance and not flagged and fired & self._exempt:
             surveillance = False
         categories = frozenset(
-            [name for name, sig in self._category_signals if fired & sig]
-            + [name for name, rx in self._category_patterns if rx.search(lowered) is not None]
+            [name for name, sig in self._category_signals if fired & sig] + [name[4:] for name in lexicon if name.startswith("cat:")]
         )
-        plates = self._plates is not None and self._plates.search(lowered) is not None
-        devices = self._devices is not None and self._devices.search(lowered) is not None
+        if not surveillance:  # not counted and never escalated: its identifiers are not read at all
+            return RequestProfile(False, categories, frozenset(), (), 0, False)
         if conversation is not None:  # payloads decoded from base64, hex... are read too
             extra = [s.text for s in conversation.segments if s.source != "text"]
             if extra:
                 text = text + "\n" + "\n".join(extra)
-        identifiers = self.extractor.extract(text, plates=plates, devices=devices)
+        identifiers = self.extractor.extract(text, plates="plates" in lexicon, devices="devices" in lexicon)
         domestic_hint = "domestic_subject" in fired
         foreign_context = not domestic_hint and ("foreign_subject" in fired or bool(self._foreign_authorities.intersection(authorities)))
-        refs = frozenset(self._process_refs(lowered)) if surveillance else frozenset()
+        refs = frozenset(self._process_refs(lowered)) if "particularized_process" in fired else frozenset()
         kinds: dict[str, int] = {}
         for ident in identifiers:
             kinds[ident.kind] = kinds.get(ident.kind, 0) + 1

@@ -31,7 +31,7 @@ class DistinctWindow:
         self._adds = 0
 
     def add(self, key: int, ts: float) -> None:
-        self.expire(ts)
+        """Count `key` at `ts` (the caller expires the window once per request with `expire`)."""
         if self.exact is not None:
             if key in self.exact:
                 self.exact.move_to_end(key)
