@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import orjson  # noqa: E402
+from simulate_traffic import generate  # noqa: E402
 
 from redline.engine import Engine  # noqa: E402
 from redline.monitor import Monitor, open_store  # noqa: E402
 from redline.monitor.profile import RequestProfile, Subject, raw_text  # noqa: E402
 from redline.monitor.state import TenantState  # noqa: E402
-from simulate_traffic import generate  # noqa: E402
 
 N_REQUESTS = 6000
 ROUNDS = 3
@@ -128,8 +128,12 @@ def main() -> None:
     snapshot = len(orjson.dumps(state.to_state()))
     print(f"memory, one tenant, {SUBJECTS:,} distinct domestic subjects over 30 days (fed in {fed:.1f} s)")
     print(f"  state in memory: {used / 2**20:.1f} MiB (tracemalloc); persisted snapshot: {snapshot / 2**20:.1f} MiB")
-    print(f"  month window estimate: {state.value('domestic_subjects', 'month'):,} distinct (sketched: {state.distinct[('domestic_subjects', 'month')].sketched})")
-    print(f"  bounded by: exact_subjects={config.exact_subjects}, tracked_subjects={config.tracked_subjects}, sketch 2^{config.sketch_precision} x {config.sketch_buckets} buckets")
+    print(
+        f"  month window estimate: {state.value('domestic_subjects', 'month'):,} distinct (sketched: {state.distinct[('domestic_subjects', 'month')].sketched})"
+    )
+    print(
+        f"  bounded by: exact_subjects={config.exact_subjects}, tracked_subjects={config.tracked_subjects}, sketch 2^{config.sketch_precision} x {config.sketch_buckets} buckets"
+    )
 
 
 if __name__ == "__main__":

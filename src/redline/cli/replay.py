@@ -205,7 +205,11 @@ def replay(
     except (StoreError, LedgerError) as e:
         fail(str(e), EXIT_POLICY)
         return
-    monitor = Monitor(engine.policy, store)
+    try:
+        monitor = Monitor(engine.policy, store)
+    except MonitorError as e:
+        fail(str(e), EXIT_POLICY)
+        return
     sink = _LedgerSink(ledger) if ledger is not None else None
     last_ts: dict[str, float] = {}
     fh = open_input(jsonl_path)

@@ -54,7 +54,10 @@ class Monitor:
         self.policy = policy
         self.config = policy.document.monitor
         self.store: MonitorStore = store if store is not None else MemoryStore()
-        self.profiler = Profiler(policy, self.store.salt())
+        try:
+            self.profiler = Profiler(policy, self.store.salt())
+        except ValueError as e:
+            raise MonitorError(f"{policy.source}: monitor: {e}") from None
         self._rules: list[MonitorRule] = list(self.config.rules)
         self._tenants: dict[str, TenantState] = {}
         self._dirty: set[str] = set()
