@@ -1,6 +1,10 @@
 """Sliding time windows per tenant: distinct keys (exact up to a bound, then bucketed HyperLogLog)
 and bucketed counters. Each update is O(1) amortized; memory is bounded by the exact bound, the
-bucket count and the sketch size, however many keys a tenant touches."""
+bucket count and the sketch size, however many keys a tenant touches.
+
+Bucketed windows keep the bucket the window's trailing edge falls in, so they cover between one
+window and one window plus one bucket (1/24 of it by default): they may over-count by that much,
+never under-count — the side that does not let a campaign slip under a threshold."""
 
 from __future__ import annotations
 
@@ -68,7 +72,7 @@ class DistinctWindow:
                     break
                 exact.popitem(last=False)
             return
-        oldest = int(horizon // self.width) + 1
+        oldest = int(horizon // self.width)  # the bucket the horizon falls in is kept (see module doc)
         stale = [b for b in self.sketches if b < oldest]
         for b in stale:
             del self.sketches[b]
@@ -124,7 +128,7 @@ class CounterWindow:
             self.totals[name] = self.totals.get(name, 0.0) + n
 
     def expire(self, now: float) -> None:
-        oldest = int((now - self.seconds) // self.width) + 1
+        oldest = int((now - self.seconds) // self.width)
         for b in [b for b in self.buckets if b < oldest]:
             for name, n in self.buckets.pop(b).items():
                 if not name.startswith("_"):
