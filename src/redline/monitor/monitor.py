@@ -61,6 +61,7 @@ class Monitor:
         self._rules: list[MonitorRule] = list(self.config.rules)
         self._tenants: dict[str, TenantState] = {}
         self._dirty: set[str] = set()
+        self._alerts: dict[str, Alert] = {}  # open alerts by id (the store is read once per alert)
         self._lock = threading.RLock()
         self._flush_seconds = flush_seconds
         self._clock = clock
@@ -133,6 +134,7 @@ class Monitor:
             alert = self._alert(tenant, state, rule, ts, values)
             state.open_alerts[rule.id] = alert.id
             self.store.save_alert(alert)
+            self._alerts[alert.id] = alert
             raised.append(alert)
         return raised
 
@@ -169,7 +171,7 @@ class Monitor:
         the strongest escalation of the open alerts (never weaker than the engine's decision)."""
         if not state.open_alerts or not profile.surveillance or not counted:
             return decision
-        alerts = [a for a in (self.store.alert(i) for i in state.open_alerts.values()) if a is not None]
+        alerts = [a for a in (self._open_alert(i) for i in state.open_alerts.values()) if a is not None]
         if not alerts:
             return decision
         top = max(alerts, key=lambda a: (_RANK[a.escalate], a.raised_at))
@@ -212,9 +214,18 @@ class Monitor:
             state.open_alerts.pop(alert.rule, None)
             cleared = alert.cleared(reviewer, when)
             self.store.save_alert(cleared)
+            self._alerts.pop(alert_id, None)
             self._dirty.add(alert.tenant)
             self.flush()
         return cleared
+
+    def _open_alert(self, alert_id: str) -> Alert | None:
+        alert = self._alerts.get(alert_id)
+        if alert is None:
+            alert = self.store.alert(alert_id)
+            if alert is not None and alert.open:
+                self._alerts[alert_id] = alert
+        return alert if alert is not None and alert.open else None
 
     def open_alerts(self, tenant: str | None = None) -> list[Alert]:
         return self.store.alerts(tenant, open_only=True)
