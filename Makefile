@@ -35,6 +35,7 @@ $(SEMANTIC_STAMP): $(STAMP) requirements-semantic.lock
 bench: $(STAMP)
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/screen.py
+	$(BIN)/python bench/monitor.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools

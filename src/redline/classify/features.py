@@ -122,35 +122,9 @@ def tokens_of(text: str) -> list[str]:
     return out
 
 
-# Words that turn what follows around: "no operator", "without the gunner", "bypass confirmation".
-# Minimal pairs often differ only there, and a bag of words cannot tell which side a word is on.
-NEGATORS = frozenset(
-    """
-    no not without never none nobody neither nor zero sans lacking minus skip skips skipping skipped
-    bypass bypasses bypassing bypassed remove removes removing removed strip strips stripping stripped
-    disable disables disabling disabled drop drops dropping omit omits omitting eliminate eliminates
-    eliminating eliminated cut cuts cutting
-    """.split()  # noqa: SIM905 - a word list reads best as words
-)
-
-
-def negated_terms(tokens: list[str], scope: int) -> list[str]:
-    """`!word` for content words within `scope` tokens after a negator ("no human" -> "!human")."""
-    out: list[str] = []
-    if scope <= 0 or NEGATORS.isdisjoint(tokens):
-        return out
-    for i, tok in enumerate(tokens):
-        if tok in NEGATORS:
-            out.extend("!" + u for u in tokens[i + 1 : i + 1 + scope] if u not in STOPWORDS and u not in NEGATORS and not u.isdigit())
-    return out
-
-
-def terms(
-    text: str, max_n: int = 2, char_ns: tuple[int, ...] = (), char_min_word: int = CHAR_MIN_WORD, neg_scope: int = 0
-) -> Counter[str]:
+def terms(text: str, max_n: int = 2, char_ns: tuple[int, ...] = (), char_min_word: int = CHAR_MIN_WORD) -> Counter[str]:
     """Word n-gram counts (1..max_n) of normalized text, plus character n-grams (`#`-prefixed)
-    of longer words, which carry morphology ("surveil", "-ance") to unseen word forms, plus
-    negated words (`!`-prefixed, see `negated_terms`)."""
+    of longer words, which carry morphology ("surveil", "-ance") to unseen word forms."""
     tokens = tokens_of(text)
     counts: Counter[str] = Counter(t for t in tokens if t not in STOPWORDS and not t.isdigit())
     for n in range(2, max_n + 1):
@@ -158,7 +132,6 @@ def terms(
     if char_ns:
         for word in dict.fromkeys(t for t in tokens if len(t) >= char_min_word):  # ordered: training must be reproducible
             counts.update(char_grams(word, char_ns))
-    counts.update(negated_terms(tokens, neg_scope))
     return counts
 
 

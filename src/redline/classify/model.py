@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from redline.classify.base import ClassifierError
-from redline.classify.features import CHAR_MIN_WORD, STOPWORDS, char_grams, negated_terms, tokens_of
+from redline.classify.features import CHAR_MIN_WORD, STOPWORDS, char_grams, tokens_of
 from redline.policy import RED_LINES, RedLineName
 
 FORMAT = "redline-mlp/1"
@@ -59,7 +59,6 @@ class TextModel:
     w2: np.ndarray  # (hidden, n_classes)
     b2: np.ndarray  # (n_classes,)
     metadata: dict[str, Any]
-    neg_scope: int = 0  # see features.negated_terms; 0 in models trained before it existed
 
     def __post_init__(self) -> None:
         self._rows = [self.classes.index(rl) for rl in RED_LINES]
@@ -95,9 +94,6 @@ class TextModel:
             for size in range(2, self.max_n + 1):
                 ngrams = map(" ".join, zip(*(tokens[i:] for i in range(size)), strict=False))
                 cols += [c for c in map(get, ngrams) if c is not None]
-        if self.neg_scope:
-            get = self.vocabulary.get
-            cols += [c for c in map(get, negated_terms(tokens, self.neg_scope)) if c is not None]
         return Counter(cols)
 
     def hidden(self, counts: dict[int, int], dense: list[float]) -> np.ndarray:
@@ -134,7 +130,6 @@ class TextModel:
             "classes": list(self.classes),
             "max_n": self.max_n,
             "char_ns": list(self.char_ns),
-            "neg_scope": self.neg_scope,
             "terms": terms_,
             "idf": _encode(self.idf),
             "dense_names": self.dense_names,
@@ -164,7 +159,6 @@ class TextModel:
                 classes=classes,
                 max_n=int(doc["max_n"]),
                 char_ns=tuple(int(n) for n in doc["char_ns"]),
-                neg_scope=int(doc.get("neg_scope", 0)),
                 vocabulary={t: i for i, t in enumerate(terms_)},
                 idf=_decode(doc["idf"], (len(terms_),)),
                 dense_names=list(doc["dense_names"]),

@@ -26,7 +26,6 @@ from redline.text import Conversation, InputError, conversation_from_item
 
 MAX_N = 2
 CHAR_NS = (5,)
-NEG_SCOPE = 0
 MIN_DF = 2
 HIDDEN = 64
 ALPHA = 1e-3
@@ -52,7 +51,7 @@ def featurize(
     for ex in examples:
         conv = _conversation(policy, ex)
         text = conv.text
-        counts.append(terms(text, MAX_N, CHAR_NS, neg_scope=NEG_SCOPE))
+        counts.append(terms(text, MAX_N, CHAR_NS))
         dense.append(dense_features(names, fired_signals(policy, text)))
         if progress:
             progress(1)
@@ -78,7 +77,6 @@ def fit(
     alpha: float = ALPHA,
     hard_negative_weight: float = HARD_NEGATIVE_WEIGHT,
     progress: Callable[[int], None] | None = None,
-    seed: int = 0,
 ) -> TextModel:
     for ex in examples:
         try:
@@ -96,7 +94,7 @@ def fit(
     x = sparse.hstack([_tfidf(counts, vocab, idf), sparse.csr_matrix(dense)]).tocsr()
     labels = np.array([ex.label for ex in examples])
     weights = _sample_weights(policy, labels, dense, hard_negative_weight)
-    net = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=alpha, max_iter=MAX_ITER, random_state=seed, shuffle=True)
+    net = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=alpha, max_iter=MAX_ITER, random_state=0, shuffle=True)
     with warnings.catch_warnings(), threadpool_limits(1):  # one BLAS thread: bit-for-bit reproducible
         warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed epoch budget is the regularizer
         net.fit(x, labels, sample_weight=weights)
@@ -106,7 +104,6 @@ def fit(
         classes=tuple(str(c) for c in net.classes_),
         max_n=MAX_N,
         char_ns=CHAR_NS,
-        neg_scope=NEG_SCOPE,
         vocabulary=vocab,
         idf=idf,
         dense_names=dense_feature_names(policy),

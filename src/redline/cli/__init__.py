@@ -16,6 +16,7 @@ from redline.cli.gate import COMMANDS as GATE_COMMANDS
 from redline.cli.ledger import ledger
 from redline.cli.lists import lists
 from redline.cli.screen import screen
+from redline.cli.replay import replay
 from redline.cli.train import train
 
 
@@ -37,6 +38,7 @@ for _command in GATE_COMMANDS:
     cli.add_command(_command)  # keygen, operators, gate, authorize, mcp-proxy
 cli.add_command(lists)
 cli.add_command(screen)
+cli.add_command(replay)
 
 
 def main() -> None:

@@ -205,6 +205,44 @@ def _check_references(doc: PolicyDocument, file: str, lines: dict[tuple[str | in
         )
 
 
+def _check_monitor(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], int]) -> None:
+    """The monitor section names windows, signals and authorities that exist; its patterns are RE2."""
+    mon = doc.monitor
+    if mon is None:
+        return
+
+    def bad(loc: tuple[str | int, ...], message: str) -> PolicyError:
+        return PolicyError(file, _nearest_line(lines, ("monitor", *loc)), _field(("monitor", *loc)), message)
+
+    for key in ("surveillance_signals", "exempt_signals"):
+        for i, name in enumerate(getattr(mon, key)):
+            if name not in doc.signals:
+                raise bad((key, i), f"unknown signal {name!r}")
+    for category, patterns in mon.category_patterns.items():
+        if category not in mon.categories:
+            raise bad(("category_patterns", category), f"unknown category {category!r} (categories: {', '.join(mon.categories)})")
+        _check_patterns(patterns, file, lines, ("monitor", "category_patterns", category))
+    for category, names in mon.categories.items():
+        for i, name in enumerate(names):
+            if name not in doc.signals:
+                raise bad(("categories", category, i), f"unknown signal {name!r}")
+    for i, name in enumerate(mon.foreign_context_authorities):
+        if name not in doc.authorities:
+            raise bad(("foreign_context_authorities", i), f"unknown authority {name!r}")
+    for i, (lat_min, lat_max, lon_min, lon_max) in enumerate(mon.home_regions):
+        if not (-90 <= lat_min < lat_max <= 90 and -180 <= lon_min < lon_max <= 180):
+            raise bad(("home_regions", i), "expected [lat_min, lat_max, lon_min, lon_max] within -90..90 / -180..180")
+    ids: list[str] = []
+    for i, rule in enumerate(mon.rules):
+        if rule.window not in mon.windows:
+            raise bad(("rules", i, "window"), f"unknown window {rule.window!r} (windows: {', '.join(mon.windows)})")
+        if rule.id in ids:
+            raise bad(("rules", i, "id"), f"duplicate monitor rule id {rule.id!r}")
+        ids.append(rule.id)
+    for key in ("surveillance_patterns", "device_context_patterns", "plate_context_patterns", "process_patterns"):
+        _check_patterns(getattr(mon, key), file, lines, ("monitor", key))
+
+
 def parse_policy(text: str, file: str) -> Policy:
     """Validate policy text; `file` names it in errors."""
     try:
@@ -223,6 +261,7 @@ def parse_policy(text: str, file: str) -> Policy:
         loc = tuple(err["loc"])
         raise PolicyError(file, _nearest_line(lines, loc), _field(loc), err["msg"]) from None
     _check_references(doc, file, lines)
+    _check_monitor(doc, file, lines)
     signals, matcher = _compile(doc, file, lines)
     return Policy(document=doc, signals=signals, signal_set=matcher, version=version_of(data), source=file)
 

@@ -152,6 +152,69 @@ class Screening(_Strict):
         return self
 
 
+# --- the cross-request monitor (POLICY.md section 3, "Across requests") -------------------------
+
+MonitorMetric = Literal["domestic_subjects", "joined_subjects", "bulk_subjects", "process_refs", "surveillance_requests"]
+MONITOR_METRICS: tuple[MonitorMetric, ...] = (
+    "domestic_subjects",
+    "joined_subjects",
+    "bulk_subjects",
+    "process_refs",
+    "surveillance_requests",
+)
+
+
+class MonitorRule(_Strict):
+    """Counts over one window that raise an alert when every threshold in `when` is reached."""
+
+    id: str = Field(pattern=r"^monitor\.[a-z0-9_.-]+$")
+    description: str
+    window: str
+    when: dict[MonitorMetric, int] = Field(min_length=1)
+    escalate: Literal["review", "block"] = "review"
+
+    @field_validator("when")
+    @classmethod
+    def _positive(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, n in v.items():
+            if n < 1:
+                raise ValueError(f"{name} must be at least 1")
+        return v
+
+
+class MonitorConfig(_Strict):
+    """What the monitor counts per tenant, over which windows, and the rules that turn counts into alerts."""
+
+    enabled: bool = True
+    windows: dict[str, int] = Field(min_length=1)  # name -> seconds
+    exact_subjects: int = Field(default=10_000, ge=1, le=1_000_000)
+    sketch_precision: int = Field(default=12, ge=8, le=16)
+    sketch_buckets: int = Field(default=24, ge=1, le=256)
+    tracked_subjects: int = Field(default=20_000, ge=100, le=10_000_000)
+    joined_categories: int = Field(default=3, ge=2, le=8)
+    bulk_request_subjects: int = Field(default=20, ge=2)
+    surveillance_signals: list[str] = Field(default_factory=list)
+    surveillance_patterns: list[str] = Field(default_factory=list)
+    device_context_patterns: list[str] = Field(default_factory=list)
+    plate_context_patterns: list[str] = Field(default_factory=list)
+    process_patterns: list[str] = Field(default_factory=list)
+    categories: dict[str, list[str]] = Field(default_factory=dict)  # category -> signals that mark it
+    category_patterns: dict[str, list[str]] = Field(default_factory=dict)  # category -> more patterns that mark it
+    exempt_signals: list[str] = Field(default_factory=list)  # an allowed request with one of these is not counted
+    foreign_context_authorities: list[str] = Field(default_factory=list)
+    home_regions: list[tuple[float, float, float, float]] = Field(default_factory=list)  # lat_min, lat_max, lon_min, lon_max
+    sample_request_ids: int = Field(default=5, ge=0, le=50)
+    rules: list[MonitorRule] = Field(default_factory=list)
+
+    @field_validator("windows")
+    @classmethod
+    def _window_lengths(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, seconds in v.items():
+            if seconds < 60:
+                raise ValueError(f"window {name!r} must be at least 60 seconds")
+        return v
+
+
 class PolicyDocument(_Strict):
     policy_format: Literal[1]
     name: str
@@ -168,6 +231,8 @@ class PolicyDocument(_Strict):
     classifier: ClassifierConfig = ClassifierConfig()
     retention: Retention = Retention()
     screening: Screening = Screening()
+
+    monitor: MonitorConfig | None = None
 
     @field_validator("red_lines", "thresholds")
     @classmethod

@@ -1,0 +1,265 @@
+"""`Monitor`: one call per request (`observe`) that counts it into its tenant's windows, raises
+alerts when a policy rule's counts are reached, and escalates the tenant's further matching
+requests while an alert is open; `clear_alert` for the reviewer. Thread-safe."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from redline.decide import Decision
+from redline.monitor.alerts import Alert
+from redline.monitor.profile import Profiler, RequestProfile
+from redline.monitor.state import TenantState
+from redline.monitor.store import MemoryStore, MonitorStore
+from redline.policy import Policy
+from redline.policy.schema import MonitorRule
+from redline.text import Conversation
+
+_RANK = {"allow": 0, "review": 1, "block": 2}
+DEFAULT_FLUSH_SECONDS = 1.0
+
+
+class MonitorError(ValueError):
+    """A request the monitor cannot count (no tenant, a timestamp that is not a finite number)."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What `observe` returns: the decision to enforce (the input one, or escalated by an open
+    alert), the alerts this request raised, and what the monitor counted."""
+
+    decision: Decision
+    alerts: list[Alert] = field(default_factory=list)
+    escalated_by: str | None = None
+    surveillance: bool = False
+    domestic_subjects: int = 0
+
+
+class Monitor:
+    def __init__(
+        self,
+        policy: Policy,
+        store: MonitorStore | None = None,
+        *,
+        flush_seconds: float = DEFAULT_FLUSH_SECONDS,
+        clock: Any = time.monotonic,
+    ) -> None:
+        if policy.document.monitor is None:
+            raise MonitorError("the policy has no monitor section")
+        self.policy = policy
+        self.config = policy.document.monitor
+        self.store: MonitorStore = store if store is not None else MemoryStore()
+        try:
+            self.profiler = Profiler(policy, self.store.salt())
+        except ValueError as e:
+            raise MonitorError(f"{policy.source}: monitor: {e}") from None
+        self._rules: list[MonitorRule] = list(self.config.rules)
+        self._tenants: dict[str, TenantState] = {}
+        self._dirty: set[str] = set()
+        self._alerts: dict[str, Alert] = {}  # open alerts by id (the store is read once per alert)
+        self._lock = threading.RLock()
+        self._flush_seconds = flush_seconds
+        self._clock = clock
+        self._last_flush = clock()
+
+    # -- the per-request call ----------------------------------------------------------------------
+
+    def observe(
+        self,
+        tenant: str,
+        request_id: str,
+        ts: float,
+        request: Any,
+        decision: Decision,
+        *,
+        conversation: Conversation | None = None,
+        authorities: Iterable[str] = (),
+    ) -> Observation:
+        """Count one request of `tenant` at time `ts` (seconds since the epoch). `request` is what
+        the client sent (text, or `{"text"}` / `{"messages"}`); pass the engine's `conversation`
+        too when there is one (its normalized text is reused). `decision` is the engine's."""
+        if not isinstance(tenant, str) or not tenant:
+            raise MonitorError("a request needs a tenant")
+        if not isinstance(ts, int | float) or ts != ts or ts in (float("inf"), float("-inf")):
+            raise MonitorError("ts must be a finite number of seconds")
+        if not self.config.enabled:
+            return Observation(decision)
+        authorities = tuple(authorities)
+        profile = self.profiler.profile(request, decision, conversation=conversation, authorities=authorities)
+        with self._lock:
+            state = self._state(tenant)
+            state.advance(max(ts, state.last_ts))
+            counted = 0
+            raised: list[Alert] = []
+            if profile.surveillance and profile.subjects:
+                counted = state.record(float(ts), str(request_id), profile)
+                self._dirty.add(tenant)
+                if counted:
+                    raised = self._evaluate(tenant, state, float(ts))
+            out = self._escalate(state, decision, profile, counted)
+            self._maybe_flush()
+        return Observation(
+            out,
+            raised,
+            escalated_by=out.rule if out is not decision else None,
+            surveillance=profile.surveillance,
+            domestic_subjects=counted,
+        )
+
+    def profile(self, request: Any, decision: Decision, conversation: Conversation | None = None) -> RequestProfile:
+        """The monitor's reading of one request, without counting it (for tools and tests)."""
+        return self.profiler.profile(request, decision, conversation=conversation)
+
+    # -- rules and escalation ----------------------------------------------------------------------
+
+    def _evaluate(self, tenant: str, state: TenantState, ts: float) -> list[Alert]:
+        raised = []
+        for rule in self._rules:
+            if rule.id in state.open_alerts:
+                continue
+            values: dict[str, int] = {metric: state.value(metric, rule.window) for metric in rule.when}
+            if any(values[m] < n for m, n in rule.when.items()):
+                continue
+            lead = next(iter(rule.when))
+            cleared = state.cleared.get(rule.id)
+            # a reviewer cleared this rule: it fires again only after a full window, or when the
+            # activity has doubled since
+            if cleared is not None and ts - cleared[0] < self.config.windows[rule.window] and values[lead] < 2 * cleared[1]:
+                continue
+            alert = self._alert(tenant, state, rule, ts, values)
+            state.open_alerts[rule.id] = alert.id
+            self.store.save_alert(alert)
+            self._alerts[alert.id] = alert
+            raised.append(alert)
+        return raised
+
+    def _alert(self, tenant: str, state: TenantState, rule: MonitorRule, ts: float, values: dict[str, int]) -> Alert:
+        counter = state.counters[rule.window]
+        span = counter.span() or (ts, ts)
+        counts = {
+            "domestic_subjects": state.value("domestic_subjects", rule.window),
+            "surveillance_requests": state.value("surveillance_requests", rule.window),
+            "bulk_subjects": state.value("bulk_subjects", rule.window),
+            **values,
+        }
+        digest = hashlib.sha256(f"{tenant}\x00{rule.id}\x00{ts!r}\x00{len(self.store.alerts(tenant))}".encode()).hexdigest()
+        return Alert(
+            id="mon-" + digest[:20],
+            tenant=tenant,
+            rule=rule.id,
+            description=rule.description,
+            escalate=rule.escalate,
+            window=rule.window,
+            window_seconds=self.config.windows[rule.window],
+            raised_at=ts,
+            counts=counts,
+            thresholds={str(k): v for k, v in rule.when.items()},
+            categories=state.categories(rule.window),
+            first_seen=span[0],
+            last_seen=max(span[1], ts),
+            sample_request_ids=[r for _, r in state.samples],
+            policy_version=self.policy.version,
+        )
+
+    def _escalate(self, state: TenantState, decision: Decision, profile: RequestProfile, counted: int) -> Decision:
+        """While an alert is open, a surveillance-type request touching domestic subjects goes to
+        the strongest escalation of the open alerts (never weaker than the engine's decision)."""
+        if not state.open_alerts or not profile.surveillance or not counted:
+            return decision
+        alerts = [a for a in (self._open_alert(i) for i in state.open_alerts.values()) if a is not None]
+        if not alerts:
+            return decision
+        top = max(alerts, key=lambda a: (_RANK[a.escalate], a.raised_at))
+        if _RANK[top.escalate] <= _RANK[decision.decision]:
+            return decision
+        evidence = [
+            {
+                "signal": "monitor",
+                "source": "monitor",
+                "alert": top.id,
+                "rule": top.rule,
+                "text": f"open alert {top.id}: {top.description}",
+                "counts": dict(top.counts),
+            },
+            *decision.evidence,
+        ]
+        return replace(
+            decision,
+            decision=top.escalate,
+            red_line="mass_domestic_surveillance",
+            rule=top.rule,
+            evidence=evidence,
+        )
+
+    # -- reviewers ---------------------------------------------------------------------------------
+
+    def clear_alert(self, alert_id: str, reviewer: str, at: float | None = None) -> Alert:
+        """A reviewer clears an alert: its escalation ends, and its rule fires again for the tenant
+        only after a full window or when the activity doubles. KeyError when there is no such open alert."""
+        if not reviewer:
+            raise MonitorError("clearing an alert needs a reviewer")
+        with self._lock:
+            alert = self.store.alert(alert_id)
+            if alert is None or not alert.open:
+                raise KeyError(alert_id)
+            state = self._state(alert.tenant)
+            when = at if at is not None else max(state.last_ts, alert.raised_at)
+            lead = next(iter(alert.thresholds))
+            state.cleared[alert.rule] = (when, float(state.value(lead, alert.window) or alert.counts.get(lead, 0)))
+            state.open_alerts.pop(alert.rule, None)
+            cleared = alert.cleared(reviewer, when)
+            self.store.save_alert(cleared)
+            self._alerts.pop(alert_id, None)
+            self._dirty.add(alert.tenant)
+            self.flush()
+        return cleared
+
+    def _open_alert(self, alert_id: str) -> Alert | None:
+        alert = self._alerts.get(alert_id)
+        if alert is None:
+            alert = self.store.alert(alert_id)
+            if alert is not None and alert.open:
+                self._alerts[alert_id] = alert
+        return alert if alert is not None and alert.open else None
+
+    def open_alerts(self, tenant: str | None = None) -> list[Alert]:
+        return self.store.alerts(tenant, open_only=True)
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def _state(self, tenant: str) -> TenantState:
+        state = self._tenants.get(tenant)
+        if state is None:
+            state = TenantState(self.config)
+            saved = self.store.load_tenant(tenant)
+            if saved is not None:
+                state.load_state(saved)
+            self._tenants[tenant] = state
+        return state
+
+    def _maybe_flush(self) -> None:
+        if self._dirty and self._clock() - self._last_flush >= self._flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the changed tenants' snapshots (done every `flush_seconds` and on close)."""
+        with self._lock:
+            if self._dirty:
+                self.store.save_tenants({t: self._tenants[t].to_state() for t in self._dirty}, time.time())
+                self._dirty.clear()
+            self._last_flush = self._clock()
+
+    def close(self) -> None:
+        self.flush()
+        self.store.close()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
