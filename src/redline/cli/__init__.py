@@ -13,6 +13,8 @@ import click
 from redline.cli.classify import classify
 from redline.cli.evaluate import eval_command
 from redline.cli.ledger import ledger
+from redline.cli.serve import serve
+from redline.cli.tenants import tenants
 from redline.cli.train import train
 
 
@@ -30,6 +32,8 @@ cli.add_command(classify)
 cli.add_command(eval_command)
 cli.add_command(train)
 cli.add_command(ledger)
+cli.add_command(serve)
+cli.add_command(tenants)
 
 
 def main() -> None:
