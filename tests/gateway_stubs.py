@@ -74,7 +74,9 @@ def _sse(data: Any, event: str | None = None) -> bytes:
 def openai_whole(model: str, text: str, tool: str | None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
     if tool:
-        message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {"name": tool, "arguments": orjson.dumps(TOOL_ARGS).decode()}}]
+        message["tool_calls"] = [
+            {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": orjson.dumps(TOOL_ARGS).decode()}}
+        ]
     return {
         "id": "chatcmpl-stub",
         "object": "chat.completion",
@@ -93,7 +95,9 @@ def openai_events(model: str, text: str, tool: str | None) -> list[bytes]:
     events = [chunk({"role": "assistant", "content": ""})]
     events += [chunk({"content": p}) for p in _pieces(text)]
     if tool:
-        events.append(chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": tool, "arguments": ""}}]}))
+        events.append(
+            chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": tool, "arguments": ""}}]})
+        )
         events += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}) for p in _pieces(orjson.dumps(TOOL_ARGS).decode())]
     events.append(chunk({}, "tool_calls" if tool else "stop"))
     events.append(_sse(b"[DONE]"))
@@ -124,9 +128,12 @@ def anthropic_events(model: str, text: str, tool: str | None) -> list[bytes]:
     events = [_sse({"type": "message_start", "message": start}, "message_start")]
     index = 0
     if text:
-        events.append(_sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}, "content_block_start"))
+        events.append(
+            _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}, "content_block_start")
+        )
         events += [
-            _sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}, "content_block_delta") for p in _pieces(text)
+            _sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}, "content_block_delta")
+            for p in _pieces(text)
         ]
         events.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
         index = 1
@@ -134,11 +141,18 @@ def anthropic_events(model: str, text: str, tool: str | None) -> list[bytes]:
         block = {"type": "tool_use", "id": "toolu_1", "name": tool, "input": {}}
         events.append(_sse({"type": "content_block_start", "index": index, "content_block": block}, "content_block_start"))
         events += [
-            _sse({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": p}}, "content_block_delta")
+            _sse(
+                {"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": p}},
+                "content_block_delta",
+            )
             for p in _pieces(orjson.dumps(TOOL_ARGS).decode())
         ]
         events.append(_sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
-    delta = {"type": "message_delta", "delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 20}}
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 20},
+    }
     events.append(_sse(delta, "message_delta"))
     events.append(_sse({"type": "message_stop"}, "message_stop"))
     return events

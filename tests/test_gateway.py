@@ -23,7 +23,9 @@ from redline.ledger import Ledger, load_or_create_signing_key
 
 RED_LINE_ASK = "Pull every phone that pinged a tower in Maricopa County and give me the subscriber names."
 REVIEW_ASK = "The armed ground robot engages people it detects while the operator monitors and can override."
-TOOLS_OPENAI = [{"type": "function", "function": {"name": "get_weather", "description": "weather at a grid", "parameters": {"type": "object"}}}]
+TOOLS_OPENAI = [
+    {"type": "function", "function": {"name": "get_weather", "description": "weather at a grid", "parameters": {"type": "object"}}}
+]
 TOOLS_ANTHROPIC = [{"name": "get_weather", "description": "weather at a grid", "input_schema": {"type": "object"}}]
 
 
@@ -195,7 +197,10 @@ def test_anthropic_red_line_and_stream_cut(gw: ServedGateway, stubs: dict[str, S
     assert body["redline"]["red_line"] == "mass_domestic_surveillance"
     assert stubs["anthropic"].requests == before
     got: list[str] = []
-    with pytest.raises(anthropic.APIStatusError), an(gw).messages.stream(model="claude-x", max_tokens=100, messages=user("CANNED weapons")) as s:
+    with (
+        pytest.raises(anthropic.APIStatusError),
+        an(gw).messages.stream(model="claude-x", max_tokens=100, messages=user("CANNED weapons")) as s,
+    ):
         for text in s.text_stream:
             got.append(text)
     assert got and "fires on anyone" not in "".join(got)
@@ -209,7 +214,9 @@ def test_check_endpoint(gw: ServedGateway) -> None:
     assert status == 200
     assert (body["id"], body["decision"], body["red_line"]) == (7, "block", "mass_domestic_surveillance")
     assert isinstance(body["ledger_id"], int) and body["policy_version"]
-    status, body = post(gw.url + "/v1/check", json.dumps({"messages": user("What is the range of a 155mm howitzer?")}).encode(), {"x-api-key": gw.key})
+    status, body = post(
+        gw.url + "/v1/check", json.dumps({"messages": user("What is the range of a 155mm howitzer?")}).encode(), {"x-api-key": gw.key}
+    )
     assert (status, body["decision"]) == (200, "allow")
     status, body = post(gw.url + "/v1/check", b'{"text": "hi"}', {})
     assert status == 401 and body["error"]["type"] == "authentication_error"
@@ -274,7 +281,9 @@ def test_body_limit_slow_client_hold_and_no_upstream(strict: ServedGateway) -> N
     assert status == 413 and out["error"]["code"] == "request_too_large"
     # a client that sends its body too slowly gets 408, and the server keeps serving
     with socket.create_connection(("127.0.0.1", strict.port), timeout=10) as s:
-        s.sendall(f"POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {strict.key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{".encode())
+        s.sendall(
+            f"POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {strict.key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{".encode()
+        )
         t0 = time.monotonic()
         reply = s.recv(4096).decode()
     assert reply.startswith("HTTP/1.1 408") and time.monotonic() - t0 < 5
@@ -296,7 +305,10 @@ def test_body_limit_slow_client_hold_and_no_upstream(strict: ServedGateway) -> N
 
 def test_failover_when_the_first_upstream_dies(tmp_path: Path) -> None:
     first, second = StubUpstream("openai").start(), StubUpstream("openai").start()
-    config = {"upstreams": [{"name": "first", "url": first.url}, {"name": "second", "url": second.url}], "breaker": {"failures": 2, "cooldown_s": 60}}
+    config = {
+        "upstreams": [{"name": "first", "url": first.url}, {"name": "second", "url": second.url}],
+        "breaker": {"failures": 2, "cooldown_s": 60},
+    }
     g = ServedGateway(tmp_path, config)
     try:
         client = oa(g)
