@@ -196,6 +196,8 @@ class Gateway:
             verdict = await self.pipeline.check_output(tenant, request_id, output)
             if verdict is not None and refuses(verdict, self.hold_reviews):
                 return self._refusal(api, verdict, "output", headers)
+            if verdict is not None:
+                headers["x-redline-output-decision"] = verdict.decision.decision
             calls = [c for _, c in sorted(output.tool_calls.items())]
             gate = await self.pipeline.check_tool_calls(tenant, request_id, calls)
             if gate is not None and refuses(gate, hold_reviews=True):

@@ -55,7 +55,7 @@ class BreakerConfig(_Strict):
 
 
 class LimitsConfig(_Strict):
-    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    max_body_bytes: int = Field(default=4 << 20, ge=1024)
     client_body_timeout_s: float = Field(default=10.0, gt=0)
 
 

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from redline.decide import Decision
+from redline.decide import Decision, decide_error
 from redline.engine import Engine
 from redline.gateway.ledger_writer import Entry, LedgerWriter
 from redline.gateway.metrics import Metrics
 from redline.gateway.wire import Output, ToolCall
 from redline.tenants import Tenant
-from redline.text import Conversation
+from redline.text import Conversation, InputError
 
 
 class Monitor(Protocol):
@@ -92,14 +92,19 @@ class Pipeline:
         item = output.item()
         msg = item["messages"][0]
         text: str = msg["content"]
-        parts = [text[i : i + self.max_chars] for i in range(0, len(text), self.max_chars)] or [""]
+        pieces = [
+            {"role": "assistant", "content": text[i : i + self.max_chars]}
+            for i in range(0, len(text), self.max_chars)
+            if text[i : i + self.max_chars].strip()
+        ]
+        if msg["tool_calls"]:
+            pieces.append({"role": "assistant", "content": "", "tool_calls": msg["tool_calls"]})
         worst: Decision | None = None
-        for n, part in enumerate(parts):
-            calls = msg["tool_calls"] if n == len(parts) - 1 else None
-            if not part.strip() and not calls:
-                continue
-            piece = {"messages": [{"role": "assistant", "content": part, "tool_calls": calls}]}
-            decision = self._decide("output", self.engine.conversation(piece))
+        for piece in pieces:
+            try:
+                decision = self._decide("output", self.engine.conversation({"messages": [piece]}))
+            except InputError as e:  # output the engine cannot read is not let through unread
+                decision = decide_error(self.engine.policy, f"output: {e}", self.engine.classifier.name)
             if worst is None or _rank(decision) > _rank(worst):
                 worst = decision
         if worst is None:

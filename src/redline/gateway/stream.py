@@ -1,8 +1,8 @@
 """Streaming output enforcement: a hold-back buffer between the upstream's events and the client.
 
 Upstream events are forwarded byte for byte, but an event carrying output text is held until the
-text it carries has been checked: once `holdback_chars` of unchecked text have accumulated (and
-at the end of the stream) the whole output so far is decided. Allowed, the held events go out;
+text it carries has been checked: once `holdback_chars` of unchecked text have accumulated, that
+text and the classifier window before it are decided; at the end of the stream, the whole output. Allowed, the held events go out;
 crossing a red line, they are dropped and the stream ends with a provider-shaped error event.
 Tool calls are checked whole at the end of the stream, before their last fragment is released.
 """
@@ -66,6 +66,13 @@ class HoldBack:
             self.api, refusal_message(verdict, stage), verdict.redline(stage, review_id=verdict.decision.decision == "review")
         )
 
+    def _recent(self) -> Output:
+        """What an intermediate check reads: the unchecked text plus one classifier window before it
+        (so a sentence cut by the last check is read whole), never the whole output again — that
+        would make a long stream quadratic. The end-of-stream check reads everything."""
+        text = "".join(self.output.text)
+        return Output([text[-(self.unchecked + self.pipeline.engine.policy.document.limits.window_chars) :]], self.output.tool_calls)
+
     async def feed(self, event: Event) -> bytes:
         """Take one upstream event; return the bytes that may now go to the client."""
         if self.done:
@@ -79,7 +86,7 @@ class HoldBack:
             return self._flush()
         if self.unchecked < self.holdback_chars:
             return b""
-        verdict = await self.pipeline.check_output(self.tenant, self.request_id, self.output, record=False)
+        verdict = await self.pipeline.check_output(self.tenant, self.request_id, self._recent(), record=False)
         if refuses(verdict, self.hold_reviews):
             assert verdict is not None
             return await self._cut(verdict, "output")
