@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -155,6 +156,7 @@ def main() -> None:
     args = p.parse_args()
     if args.full:
         args.rss_requests = 100_000
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the servers below on a plain kill too
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         ports = {name: free_port() for name in ("stub", "bare", "redline")}
