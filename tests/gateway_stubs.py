@@ -169,6 +169,7 @@ class StubUpstream:
         self.port = port or free_port()
         self.requests = 0
         self.fail_with: int | None = None  # answer every request with this HTTP status
+        self.compress = False  # gzip whole answers when the client accepts it (as hosted providers do)
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._loop = asyncio.new_event_loop()
@@ -191,7 +192,10 @@ class StubUpstream:
         model = body.get("model", "stub")
         if not body.get("stream"):
             whole = openai_whole(model, text, tool) if self.api == "openai" else anthropic_whole(model, text, tool)
-            return web.Response(body=orjson.dumps(whole), content_type="application/json")
+            answer = web.Response(body=orjson.dumps(whole), content_type="application/json")
+            if self.compress:
+                answer.enable_compression()
+            return answer
         resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await resp.prepare(request)
         for event in openai_events(model, text, tool) if self.api == "openai" else anthropic_events(model, text, tool):

@@ -334,16 +334,18 @@ def test_failover_when_the_first_upstream_dies(tmp_path: Path) -> None:
         second.close()
 
 
-def test_upstream_5xx_fails_over_and_model_mapping(tmp_path: Path) -> None:
+def test_upstream_5xx_fails_over_model_mapping_and_compressed_answers(tmp_path: Path) -> None:
     first, second = StubUpstream("openai").start(), StubUpstream("openai").start()
     config = {"upstreams": [{"name": "a", "url": first.url}, {"name": "b", "url": second.url, "models": {"gpt-x": "local-model"}}]}
     first.fail_with = 500
+    second.compress = True
     g = ServedGateway(tmp_path, config)
     try:
         r = oa(g).chat.completions.create(model="gpt-x", messages=user("Summarize the convoy plan."))
         assert r.model == "local-model"  # the second upstream got the mapped model name
         assert first.requests == 1 and second.requests == 1
         assert first.bodies[0]["model"] == "gpt-x"
+        assert "gzip" in second.headers[0].get("Accept-Encoding", "")  # so the stub's answer was compressed
     finally:
         g.close()
         first.close()

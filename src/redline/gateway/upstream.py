@@ -112,7 +112,8 @@ class Router:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
-        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",))
+        # Answers are decompressed here (they are read and checked) and sent on uncompressed.
+        self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
 
     async def close(self) -> None:
         if self.session is not None:
@@ -154,7 +155,8 @@ class Router:
                 self._failed(u, "5xx")
                 continue
             body = None
-            if not request.stream or resp.status != 200:
+            event_stream = resp.headers.get("content-type", "").startswith("text/event-stream")
+            if not request.stream or resp.status != 200 or not event_stream:  # a non-SSE answer to a stream request is checked whole
                 try:
                     body = await resp.read()
                 except (TimeoutError, aiohttp.ClientError, OSError) as e:

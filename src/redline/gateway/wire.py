@@ -207,9 +207,11 @@ def stream_delta(api: Api, event: Event, out: Output) -> tuple[int, bool]:
     try:
         data = orjson.loads(event.data)
     except orjson.JSONDecodeError:
-        return 0, False
-    if not isinstance(data, dict):
-        return 0, False
+        data = None
+    if not isinstance(data, dict):  # not the provider's format: read it as text, so it is checked too
+        text = event.data.decode("utf-8", "replace")
+        out.text.append(text)
+        return len(text), False
     return (_anthropic_delta(data, out), data.get("type") == "message_stop") if api == "anthropic" else (_openai_delta(data, out), False)
 
 
