@@ -34,7 +34,7 @@ class UpstreamConfig(_Strict):
     format: ApiFormat = "openai"
     api_key_env: str | None = None
     connect_timeout_s: float = Field(default=3.0, gt=0)
-    timeout_s: float = Field(default=120.0, gt=0)
+    timeout_s: float = Field(default=300.0, gt=0)  # between bytes: a whole answer arrives only when generated
     models: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("url")
