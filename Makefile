@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
 SEMANTIC_STAMP := $(VENV)/.semantic-installed
 
-.PHONY: run test test-all bench lint train corpus eval eval-ood eval-screen semantic clean
+.PHONY: run classify test test-all bench lint train corpus eval eval-ood eval-screen semantic clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,8 +13,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*; touch $@
 
-## run: set up and start redline on its embedded defaults (interactive classify)
+## run: set up and start the gateway on 127.0.0.1:8080 on embedded defaults (SQLite under ./var/,
+## the default policy, a demo tenant); `make run UPSTREAM=http://host/v1` puts a provider behind it
 run: $(STAMP)
+	@mkdir -p var
+	$(BIN)/redline serve --db sqlite:///var/redline.db --key var/redline-ledger.key --demo-tenant demo $(if $(UPSTREAM),--upstream $(UPSTREAM))
+
+## classify: an interactive classify prompt (one decision per line typed)
+classify: $(STAMP)
 	$(BIN)/redline classify
 
 ## test: set up and run the test suite (fast; slow and semantic suites are in test-all)
@@ -36,6 +42,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/screen.py
 	$(BIN)/python bench/monitor.py
+	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/gate.py
+	$(BIN)/python bench/ledger.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools

@@ -31,7 +31,10 @@ def main() -> None:
         1
         for e in examples
         if e.label == "permitted"
-        and (e.id.split("-")[0] in ("pns", "paw", "mpm", "mpw") or (e.id.split("-")[0] in ("wsp", "mls") and e.category != "everyday_alarming"))
+        and (
+            e.id.split("-")[0] in ("pns", "paw", "mpm", "mpw")
+            or (e.id.split("-")[0] in ("wsp", "mls") and e.category != "everyday_alarming")
+        )
     )
     everyday = sum(1 for e in examples if e.category == "everyday_alarming")
     print(f"\npermitted at the national-security boundary: {boundary}; everyday prompts with alarming words: {everyday}")

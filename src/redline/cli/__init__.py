@@ -15,8 +15,10 @@ from redline.cli.evaluate import eval_command
 from redline.cli.gate import COMMANDS as GATE_COMMANDS
 from redline.cli.ledger import ledger
 from redline.cli.lists import lists
-from redline.cli.screen import screen
 from redline.cli.replay import replay
+from redline.cli.screen import screen
+from redline.cli.serve import serve
+from redline.cli.tenants import tenants
 from redline.cli.train import train
 
 
@@ -39,6 +41,8 @@ for _command in GATE_COMMANDS:
 cli.add_command(lists)
 cli.add_command(screen)
 cli.add_command(replay)
+cli.add_command(serve)
+cli.add_command(tenants)
 
 
 def main() -> None:

@@ -5,12 +5,16 @@ appends it as one transaction: N concurrent appends cost about one commit. A cal
 acknowledged (its future resolved) only after the transaction holding it has committed, so the
 crash guarantee of `Ledger.append` holds unchanged: every acknowledged record is in the ledger.
 The queue is bounded; when the database cannot keep up, callers wait rather than memory growing.
+A caller may hand over a function that builds the record, so redaction runs on the writer thread
+rather than on a request's; and when traffic stops, the writer signs the checkpoint the time rule
+asks for instead of leaving the tail unsigned until the next append.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from redline.ledger.errors import LedgerError
@@ -20,14 +24,26 @@ from redline.ledger.record import Receipt, Record
 DEFAULT_MAX_BATCH = 512
 DEFAULT_MAX_PENDING = 10_000
 
-_Item = tuple[Record, "Future[Receipt]"]
+Pending = Record | Callable[[], Record]
+_Item = tuple[Pending, "Future[Receipt]"]
 
 
 class LedgerWriter:
-    def __init__(self, ledger: Ledger, max_batch: int = DEFAULT_MAX_BATCH, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        idle_checkpoint_s: float | None = None,
+        on_error: Callable[[int, BaseException], None] | None = None,
+    ) -> None:
+        """`idle_checkpoint_s`: after this long without appends, sign a checkpoint if any record
+        is unsigned. `on_error(n, exc)`: told when n records could not be appended (metrics, logs)."""
         if max_batch < 1 or max_pending < 1:
             raise ValueError("max_batch and max_pending must be positive")
         self.ledger = ledger
+        self._idle = idle_checkpoint_s
+        self._on_error = on_error
         self._max_batch = max_batch
         self._queue: queue.Queue[_Item | None] = queue.Queue(max_pending)
         self._closed = False
@@ -35,16 +51,22 @@ class LedgerWriter:
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, record: Record) -> Future[Receipt]:
-        """Queue a record; the future resolves to its receipt once committed (or to the error)."""
+    def submit(self, record: Pending, block: bool = True) -> Future[Receipt]:
+        """Queue a record (or a function building it, called on the writer thread); the future
+        resolves to its receipt once committed, or to the error. With `block=False` a full queue
+        raises `queue.Full` instead of waiting."""
         future: Future[Receipt] = Future()
         with self._close_lock:
             if self._closed:
                 raise LedgerError("the ledger writer is closed")
-            self._queue.put((record, future))
+            self._queue.put((record, future), block=block)
         return future
 
-    def append(self, record: Record, timeout: float | None = None) -> Receipt:
+    def depth(self) -> int:
+        """Records waiting for the writer."""
+        return self._queue.qsize()
+
+    def append(self, record: Pending, timeout: float | None = None) -> Receipt:
         """Append and wait for the commit: the same contract as `Ledger.append`."""
         return self.submit(record).result(timeout)
 
@@ -66,9 +88,13 @@ class LedgerWriter:
     def _run(self) -> None:
         stop = False
         while not stop:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=self._idle)
+            except queue.Empty:
+                self._checkpoint()
+                continue
             if first is None:
-                return
+                break
             batch = [first]
             while len(batch) < self._max_batch:
                 try:
@@ -80,16 +106,37 @@ class LedgerWriter:
                     break
                 batch.append(item)
             self._commit(batch)
+        if self._idle is not None:
+            self._checkpoint()
 
     def _commit(self, batch: list[_Item]) -> None:
-        live = [(record, future) for record, future in batch if future.set_running_or_notify_cancel()]
+        live: list[tuple[Record, Future[Receipt]]] = []
+        for pending, future in batch:
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                live.append((pending() if callable(pending) else pending, future))
+            except Exception as e:  # a record that cannot be built fails alone, not its batch
+                self._failed(1, e)
+                future.set_exception(e)
         if not live:
             return
         try:
             receipts = self.ledger.append_many([record for record, _ in live])
         except Exception as e:  # every waiting caller learns the append failed; none is left hanging
+            self._failed(len(live), e)
             for _, future in live:
                 future.set_exception(e)
             return
         for (_, future), receipt in zip(live, receipts, strict=True):
             future.set_result(receipt)
+
+    def _failed(self, n: int, e: BaseException) -> None:
+        if self._on_error is not None:
+            self._on_error(n, e)
+
+    def _checkpoint(self) -> None:
+        try:
+            self.ledger.checkpoint()
+        except Exception as e:  # retried at the next idle period
+            self._failed(0, e)

@@ -1,0 +1,108 @@
+"""`redline serve`: the OpenAI- and Anthropic-compatible gateway."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from redline.cli.common import EXIT_POLICY, fail, load_engine, policy_option
+from redline.cli.ledger import DEFAULT_DB, DEFAULT_KEY
+from redline.cli.tenants import EXIT_USAGE
+from redline.gateway import ConfigError, Gateway, GatewayConfig, UpstreamConfig, load_config
+from redline.gateway.serve import run
+from redline.ledger import Ledger, LedgerError, load_or_create_signing_key
+from redline.store import StoreError, parse_db_url
+from redline.tenants import TenantError, TenantStore, onboard
+
+
+def _settings(config: GatewayConfig, db: str | None, host: str | None, port: int | None, upstreams: tuple[str, ...]) -> GatewayConfig:
+    """Command line over config file over defaults; `--upstream` URLs come first in failover order."""
+    extra = [UpstreamConfig(name=f"upstream-{i + 1}", url=u) for i, u in enumerate(upstreams)]
+    return config.model_copy(
+        update={
+            "db": db or os.environ.get("REDLINE_DB") or config.db or DEFAULT_DB,
+            "host": host or config.host,
+            "port": config.port if port is None else port,
+            "upstreams": extra + config.upstreams,
+        }
+    )
+
+
+def _demo_tenant(store: TenantStore, name: str, host: str, port: int, db: str) -> None:
+    """Create the demo tenant on first run and show its key; later, say how to get one."""
+    url = f"http://{host}:{port}"
+    if store.get(name) is None:
+        _, key = onboard(store, name)
+        click.echo(f"created demo tenant {name!r}; its API key (shown only now):\n\n  {key}\n")
+    else:
+        key = "KEY"
+        click.echo(
+            f"demo tenant {name!r} exists; its key was shown when it was created and is stored only as a hash.\n"
+            f"  new key:  .venv/bin/redline tenants add NAME --db {db}\n"
+        )
+    click.echo(
+        "try it:\n"
+        f"  curl -s {url}/v1/check -H 'Authorization: Bearer {key}' -H 'content-type: application/json' \\\n"
+        '       -d \'{"text": "Pull every phone that pinged a tower in Maricopa County and give me the subscriber names."}\'\n'
+    )
+
+
+@click.command("serve")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Gateway config file (YAML).")
+@click.option(
+    "--db", default=None, help=f"Database URL for tenants and the ledger [default: $REDLINE_DB, the config's db, or {DEFAULT_DB}]."
+)
+@click.option(
+    "--key",
+    "key_path",
+    default=None,
+    help=f"Ledger checkpoint signing key, created on first use [default: $REDLINE_LEDGER_KEY, the config's ledger_key, or {DEFAULT_KEY}].",
+)
+@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8080].")
+@click.option(
+    "--upstream", "upstreams", multiple=True, help="OpenAI-compatible API base URL (ending in /v1); repeatable, in failover order."
+)
+@policy_option
+@click.option("--demo-tenant", default=None, metavar="NAME", help="Create tenant NAME if missing and print its key and a curl example.")
+def serve(
+    config_path: str | None,
+    db: str | None,
+    key_path: str | None,
+    host: str | None,
+    port: int | None,
+    upstreams: tuple[str, ...],
+    policy_path: str | None,
+    demo_tenant: str | None,
+) -> None:
+    """Run the gateway: OpenAI (/v1/chat/completions) and Anthropic (/v1/messages) compatible,
+    plus /v1/check, /healthz and /metrics. Red-line requests get 403 and never reach a model."""
+    try:
+        config = _settings(load_config(config_path), db, host, port, upstreams)
+    except ConfigError as e:
+        fail(str(e), EXIT_POLICY)
+        return
+    except ValueError as e:  # a bad --upstream URL
+        fail(f"--upstream: {str(e).splitlines()[-1] if str(e) else e}", EXIT_USAGE)
+        return
+    assert config.db is not None
+    engine = load_engine(policy_path or config.policy, None)
+    key_file = key_path or os.environ.get("REDLINE_LEDGER_KEY") or config.ledger_key or DEFAULT_KEY
+    try:
+        url = parse_db_url(config.db)
+        if url.scheme == "sqlite" and url.target != ":memory:":
+            Path(url.target).parent.mkdir(parents=True, exist_ok=True)
+        store = TenantStore.open(url, list(engine.policy.document.authorities))
+        ledger = Ledger.open(url, load_or_create_signing_key(key_file), retention=engine.policy.document.retention)
+        if demo_tenant:
+            _demo_tenant(store, demo_tenant, config.host, config.port, config.db)
+    except (StoreError, LedgerError, TenantError, OSError) as e:
+        fail(str(e), EXIT_USAGE)
+        return
+    if not config.upstreams:
+        click.echo("no upstream configured: /v1/check works; chat endpoints answer 503 until --upstream or --config names one.")
+    names = ", ".join(f"{u.name} ({u.format}, {u.url})" for u in config.upstreams) or "none"
+    click.echo(f"redline gateway on http://{config.host}:{config.port}  db={url}  upstreams: {names}", err=True)
+    run(Gateway(config, engine, store, ledger), config.host, config.port)

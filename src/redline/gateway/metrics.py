@@ -1,0 +1,48 @@
+"""Prometheus metrics of one gateway, in its own registry (no process-global state).
+
+prometheus_client rather than a hand-written exposition: it gets the text format, label escaping
+and cumulative histogram buckets right, and a labelled counter increment costs about a
+microsecond — noise next to a ~0.4 ms decision.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from redline.decide import Decision
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.requests = Counter("redline_requests", "HTTP requests by endpoint and status", ["endpoint", "status"], registry=r)
+        self.latency = Histogram(
+            "redline_request_seconds", "Time to response headers, by endpoint", ["endpoint"], buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.decisions = Counter(
+            "redline_decisions", "Decisions by stage, verdict, red line and rule", ["stage", "decision", "red_line", "rule"], registry=r
+        )
+        self.decision_latency = Histogram(
+            "redline_decision_seconds", "Time to decide, by stage", ["stage"], buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.upstream_requests = Counter("redline_upstream_requests", "Requests sent to each upstream", ["upstream"], registry=r)
+        self.upstream_errors = Counter(
+            "redline_upstream_errors", "Upstream failures (connect, timeout, 5xx, read)", ["upstream", "kind"], registry=r
+        )
+        self.upstream_up = Gauge("redline_upstream_up", "1 while the upstream's circuit breaker is closed", ["upstream"], registry=r)
+        self.failovers = Counter("redline_failovers", "Requests moved on to the next upstream", ["api"], registry=r)
+        self.auth_failures = Counter("redline_auth_failures", "Requests with a missing or unknown key", registry=r)
+        self.stream_cuts = Counter("redline_stream_cuts", "Streams ended by an output violation", ["api"], registry=r)
+        self.ledger_queue = Gauge("redline_ledger_queue", "Decisions waiting for the ledger writer", registry=r)
+        self.ledger_errors = Counter("redline_ledger_errors", "Ledger appends that failed", registry=r)
+
+    def decided(self, stage: str, decision: Decision, seconds: float) -> None:
+        self.decisions.labels(stage, decision.decision, decision.red_line or "none", decision.rule).inc()
+        self.decision_latency.labels(stage).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

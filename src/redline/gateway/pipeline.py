@@ -1,0 +1,132 @@
+"""The enforcement pipeline of one request: input decision, output check, tool-call check.
+
+Each step is one method, and each place another capability plugs in is one attribute:
+
+- `monitor`: the cross-request Monitor — `observe(tenant, request_id, ts, conversation, decision)`
+  returns the (possibly escalated) decision; called once per input decision, in `decide_input`.
+- `gate`: the lethal-tool Gate — `check(tenant, request_id, calls)` returns a `Decision` (block
+  or review when a lethal call lacks a valid authorization) or None; called in `check_tool_calls`
+  on every tool call found in model output, streamed or not.
+
+Every decision is written to the ledger (stage `input`, `output`, `tool_calls` or `check`).
+Must not speak HTTP: the app turns verdicts into responses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from redline.decide import Decision, decide_error
+from redline.engine import Engine
+from redline.gateway.ledger_writer import DecisionRecorder, Entry
+from redline.gateway.metrics import Metrics
+from redline.gateway.wire import Output, ToolCall
+from redline.tenants import Tenant
+from redline.text import Conversation, InputError
+
+
+class Monitor(Protocol):
+    def observe(self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision) -> Decision: ...
+
+
+class Gate(Protocol):
+    def check(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall]) -> Decision | None: ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision and, when the caller needed it, its ledger id."""
+
+    decision: Decision
+    ledger_id: int | None = None
+
+    def redline(self, stage: str, review_id: bool = False) -> dict[str, Any]:
+        """The `redline` object of a refusal."""
+        d = self.decision
+        out: dict[str, Any] = {"decision": d.decision, "red_line": d.red_line, "rule": d.rule, "ledger_id": self.ledger_id, "stage": stage}
+        if review_id:
+            out["review_id"] = self.ledger_id
+        return out
+
+
+class Pipeline:
+    def __init__(
+        self, engine: Engine, ledger: DecisionRecorder | None, metrics: Metrics, monitor: Monitor | None = None, gate: Gate | None = None
+    ):
+        self.engine = engine
+        self.ledger = ledger
+        self.metrics = metrics
+        self.monitor = monitor  # MONITOR HOOK: set to the Monitor once it lands
+        self.gate = gate  # GATE HOOK: set to the Gate's tool-call check once it lands
+        self.max_chars = engine.policy.document.limits.max_input_chars
+
+    async def record(self, stage: str, decision: Decision, request: Any, tenant: Tenant, request_id: str) -> Verdict:
+        if self.ledger is None:
+            return Verdict(decision)
+        # The id of a refusal or review is returned to the client, so wait for its commit; an
+        # allow is queued and the response does not wait for the disk.
+        wait = decision.decision != "allow"
+        return Verdict(decision, await self.ledger.append(Entry(decision, request, tenant.name, request_id, stage), wait))
+
+    def _decide(self, stage: str, conversation: Conversation) -> Decision:
+        t0 = time.perf_counter()
+        decision = self.engine.decide(conversation)
+        self.metrics.decided(stage, decision, time.perf_counter() - t0)
+        return decision
+
+    async def decide_input(self, tenant: Tenant, request_id: str, item: Any, stage: str = "input") -> Verdict:
+        """Decide a whole conversation before anything is forwarded. `InputError` for unreadable input."""
+        conversation = self.engine.conversation(item)
+        decision = self._decide(stage, conversation)
+        if self.monitor is not None:
+            decision = self.monitor.observe(tenant, request_id, time.time(), conversation, decision)
+        return await self.record(stage, decision, item, tenant, request_id)
+
+    async def check_output(self, tenant: Tenant, request_id: str, output: Output, record: bool = True) -> Verdict | None:
+        """Decide model output (text and tool-call arguments) before it reaches the client; None
+        when it holds nothing to decide. Output longer than the policy's input limit is decided
+        in consecutive parts; the worst part wins."""
+        item = output.item()
+        msg = item["messages"][0]
+        text: str = msg["content"]
+        pieces = [
+            {"role": "assistant", "content": text[i : i + self.max_chars]}
+            for i in range(0, len(text), self.max_chars)
+            if text[i : i + self.max_chars].strip()
+        ]
+        if msg["tool_calls"]:
+            pieces.append({"role": "assistant", "content": "", "tool_calls": msg["tool_calls"]})
+        worst: Decision | None = None
+        for piece in pieces:
+            try:
+                decision = self._decide("output", self.engine.conversation({"messages": [piece]}))
+            except InputError as e:  # output the engine cannot read is not let through unread
+                decision = decide_error(self.engine.policy, f"output: {e}", self.engine.classifier.name)
+            if worst is None or _rank(decision) > _rank(worst):
+                worst = decision
+        if worst is None:
+            return None
+        if not record:
+            return Verdict(worst)
+        return await self.record("output", worst, item, tenant, request_id)
+
+    async def check_tool_calls(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall]) -> Verdict | None:
+        """The Gate's verdict on tool calls in model output (None: no gate, or nothing to say)."""
+        if self.gate is None or not calls:
+            return None
+        decision = self.gate.check(tenant, request_id, calls)
+        if decision is None:
+            return None
+        self.metrics.decided("tool_calls", decision, 0.0)
+        request = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+        return await self.record("tool_calls", decision, request, tenant, request_id)
+
+
+_RANK = {"allow": 0, "review": 1, "block": 2}
+
+
+def _rank(decision: Decision) -> int:
+    return _RANK[decision.decision]

@@ -1,0 +1,121 @@
+"""The gateway pipeline in process: where the Monitor and the Gate plug in, ledger writes, the
+streaming hold-back buffer and the SSE splitter."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+import pytest
+
+from gateway_stubs import CANNED, DEFAULT_REPLY, anthropic_events, openai_events
+from redline.decide import Decision
+from redline.engine import Engine
+from redline.gateway.ledger_writer import DecisionRecorder
+from redline.gateway.metrics import Metrics
+from redline.gateway.pipeline import Pipeline
+from redline.gateway.stream import HoldBack
+from redline.gateway.wire import SSESplitter, ToolCall
+from redline.ledger import Ledger, load_or_create_signing_key
+from redline.tenants import Tenant
+from redline.text import Conversation
+
+TENANT = Tenant("t", (), "active", 0.0)
+
+
+class EscalatingMonitor:
+    """A monitor that turns every decision into a block (as a mosaic alert would)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def observe(self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision) -> Decision:
+        self.seen.append(request_id)
+        return dataclasses.replace(decision, decision="block", red_line="mass_domestic_surveillance", rule="monitor.mosaic")
+
+
+class HoldingGate:
+    """Holds any call to a tool named in `held` (as the Gate holds lethal tools without an authorization)."""
+
+    held = frozenset({"designate_grid"})
+
+    def check(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall]) -> Decision | None:
+        if not any(c.name in self.held for c in calls):
+            return None
+        return Decision("review", "autonomous_weapons", {}, "gate.needs_authorization", "v")
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", load_or_create_signing_key(str(tmp_path / "k")))
+
+
+def run_stream(pipeline: Pipeline, api: str, events: list[bytes], holdback: int = 50) -> bytes:
+    async def go() -> bytes:
+        hold = HoldBack(api, pipeline, TENANT, "r1", holdback, hold_reviews=False)  # type: ignore[arg-type]
+        splitter, out = SSESplitter(), b""
+        stream = b"".join(events)
+        for i in range(0, len(stream), 13):  # chunk boundaries fall anywhere, mid-event included
+            for event in splitter.feed(stream[i : i + 13]):
+                out += await hold.feed(event)
+        return out + await hold.finish()
+
+    return asyncio.run(go())
+
+
+def test_monitor_escalates_and_every_decision_is_in_the_ledger(engine: Engine, ledger: Ledger) -> None:
+    monitor = EscalatingMonitor()
+    writer = DecisionRecorder(ledger, Metrics(), batch_max=4)
+    pipeline = Pipeline(engine, writer, Metrics(), monitor=monitor)
+    allowed = asyncio.run(Pipeline(engine, writer, Metrics()).decide_input(TENANT, "a", {"text": "What is the range of a 155mm howitzer?"}))
+    escalated = asyncio.run(pipeline.decide_input(TENANT, "b", {"text": "What is the range of a 155mm howitzer?"}))
+    assert allowed.decision.decision == "allow" and allowed.ledger_id is None  # allows do not wait for the disk
+    assert escalated.decision.rule == "monitor.mosaic" and escalated.ledger_id is not None and monitor.seen == ["b"]
+    writer.close()
+    with Ledger.open(ledger.backend.url, ledger.key) as again:  # type: ignore[attr-defined]
+        assert again.size() == 2
+        assert again.verify().ok
+
+
+def test_stream_passes_byte_for_byte_when_permitted(engine: Engine) -> None:
+    pipeline = Pipeline(engine, None, Metrics())
+    for api, events in (("openai", openai_events("m", DEFAULT_REPLY, None)), ("anthropic", anthropic_events("m", DEFAULT_REPLY, None))):
+        assert run_stream(pipeline, api, events) == b"".join(events)
+
+
+def test_stream_cut_holds_back_the_violation(engine: Engine) -> None:
+    pipeline = Pipeline(engine, None, Metrics())
+    for api, events in (
+        ("openai", openai_events("m", CANNED["weapons"], None)),
+        ("anthropic", anthropic_events("m", CANNED["weapons"], None)),
+    ):
+        out = run_stream(pipeline, api, events)
+        assert b"redline_blocked" in out or b"permission_error" in out
+        text = "".join(
+            (d.get("choices") or [{}])[0].get("delta", {}).get("content") or d.get("delta", {}).get("text") or ""
+            for line in out.split(b"\n")
+            if line.startswith(b"data: {")
+            for d in [orjson.loads(line[6:])]
+        )
+        assert text and CANNED["weapons"].startswith(text) and "fires on anyone" not in text
+
+
+def test_gate_holds_a_tool_call_in_streams(engine: Engine) -> None:
+    pipeline = Pipeline(engine, None, Metrics(), gate=HoldingGate())
+    out = run_stream(pipeline, "openai", openai_events("m", "", "designate_grid"))
+    assert b"gate.needs_authorization" in out and b"[DONE]" not in out
+    fine = openai_events("m", "", "get_weather")
+    assert run_stream(pipeline, "openai", fine) == b"".join(fine)
+
+
+def test_sse_splitter_keeps_exact_bytes() -> None:
+    raw = b'event: a\r\ndata: 1\r\n\r\ndata: {"x": 2}\n\n: comment\n\ndata: tail'
+    splitter = SSESplitter()
+    events = [e for i in range(len(raw)) for e in splitter.feed(raw[i : i + 1])]
+    last = splitter.rest()
+    assert last is not None
+    assert b"".join(e.raw for e in [*events, last]) == raw
+    assert (events[0].name, events[0].data, events[1].data, last.data) == ("a", b"1", b'{"x": 2}', b"tail")

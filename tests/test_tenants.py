@@ -1,0 +1,132 @@
+"""Tenants on SQLite and PostgreSQL, the `redline tenants` commands, and the gateway config file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from redline.cli import cli
+from redline.gateway import ConfigError, load_config
+from redline.gateway.auth import Authenticator, presented_key
+from redline.tenants import TenantError, TenantStore, hash_key
+
+AUTHORITIES = ["foreign_intelligence", "law_enforcement"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tenants.db'}"
+    url: str = request.getfixturevalue("pg_server")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS tenants")
+    return url
+
+
+def test_add_authenticate_list_revoke(db: str) -> None:
+    with TenantStore.open(db, AUTHORITIES) as store:
+        tenant, key = store.add("Acme Analytics", ["foreign_intelligence", "foreign_intelligence"], profile={"owners": []})
+        other, other_key = store.add("Beta Lab")
+        assert key != other_key and key.startswith("rl-") and len(key) > 40
+        assert tenant.authorities == ("foreign_intelligence",) and tenant.status == "active"
+        assert store.authenticate(key) == tenant
+        assert store.authenticate(other_key) == other
+        assert store.authenticate(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
+        assert store.authenticate("") is None and store.authenticate("not-a-key") is None
+        assert [t.name for t in store.list()] == ["Acme Analytics", "Beta Lab"]
+        store.revoke("Acme Analytics")
+        assert store.authenticate(key) is None
+        assert store.get("Acme Analytics").status == "revoked"  # type: ignore[union-attr]
+    with TenantStore.open(db) as again:  # persisted, keys stored only as hashes
+        assert again.authenticate(other_key) == other
+        rows = again._run("SELECT key_hash FROM tenants ORDER BY name")
+        assert [r[0] for r in rows] == [hash_key(key), hash_key(other_key)]
+
+
+def test_add_rejects_duplicates_unknown_authorities_and_bad_names(db: str) -> None:
+    with TenantStore.open(db, AUTHORITIES) as store:
+        store.add("one")
+        with pytest.raises(TenantError, match="already exists"):
+            store.add("one")
+        with pytest.raises(TenantError, match="unknown authority 'mind_control'"):
+            store.add("two", ["mind_control"])
+        for bad in ("", " padded", "x" * 201, "line\nbreak"):
+            with pytest.raises(TenantError, match="tenant name"):
+                store.add(bad)
+        refused, key = store.add("listed entity", status="refused")
+        assert store.authenticate(key) is None and refused.status == "refused"
+
+
+def test_authenticator_headers_and_cache(tmp_path: Path) -> None:
+    assert presented_key({"authorization": "Bearer abc"}) == "abc"
+    assert presented_key({"authorization": "Basic abc"}) is None
+    assert presented_key({"x-api-key": "abc"}) == "abc"
+    assert presented_key({}) is None
+    with TenantStore.open(f"sqlite:///{tmp_path / 't.db'}") as store:
+        _, key = store.add("t")
+        cached, uncached = Authenticator(store, cache_s=60), Authenticator(store, cache_s=0)
+        assert cached.tenant({"x-api-key": key}) is not None
+        store.revoke("t")
+        assert uncached.tenant({"x-api-key": key}) is None  # revocation is immediate without a cache
+        assert cached.tenant({"x-api-key": key}) is not None  # and within the cache time with one
+
+
+def test_tenants_cli(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    added = runner.invoke(cli, ["tenants", "add", "ops-cell", "--db", db, "--authority", "operational_planning"])
+    assert added.exit_code == 0, added.output
+    key = added.stdout.strip().splitlines()[-1]
+    with TenantStore.open(db) as store:
+        assert store.authenticate(key).name == "ops-cell"  # type: ignore[union-attr]
+    listed = runner.invoke(cli, ["tenants", "list", "--db", db, "--json"])
+    assert json.loads(listed.stdout)["authorities"] == ["operational_planning"]
+    assert key not in listed.stdout and hash_key(key) not in listed.stdout
+    bad = runner.invoke(cli, ["tenants", "add", "x", "--db", db, "--authority", "nope"])
+    assert bad.exit_code == 2 and "unknown authority 'nope'" in bad.stderr
+    assert runner.invoke(cli, ["tenants", "revoke", "ops-cell", "--db", db]).exit_code == 0
+    missing = runner.invoke(cli, ["tenants", "revoke", "ghost", "--db", db])
+    assert missing.exit_code == 2 and "no tenant 'ghost'" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            "port: 9000\nupstreams:\n  - url: http://a/v1\n  - url: ftp://b/v1\n    format: anthropic\n",
+            r"gw\.yaml:4: upstreams\.1\.url: .*http",
+        ),
+        ("port: 9000\nbreaker:\n  failures: 0\n", r"gw\.yaml:3: breaker\.failures: .*greater than or equal to 1"),
+        ("port: 9000\nupstream: []\n", r"gw\.yaml:2: upstream: Extra inputs"),
+        ("port: [\n", r"gw\.yaml:\d+: not valid YAML"),
+    ],
+)
+def test_config_file_errors_name_file_line_and_field(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=error):
+        load_config(str(path))
+
+
+def test_config_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(str(tmp_path / "missing.yaml"))
+    path.write_text(
+        "on_review: hold\nupstreams:\n  - url: http://a/v1/\n  - {url: 'http://b/v1', format: anthropic, api_key_env: B_KEY, models: {x: y}}\n"
+    )
+    config = load_config(str(path))
+    assert [u.name for u in config.upstreams] == ["openai-1", "anthropic-2"]
+    assert config.upstreams[0].url == "http://a/v1" and config.on_review == "hold"
+
+
+def test_serve_reports_a_bad_config_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text("limits:\n  max_body_bytes: 10\n")
+    result = CliRunner().invoke(cli, ["serve", "--config", str(path), "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert result.exit_code == 2
+    assert "gw.yaml:2: limits.max_body_bytes" in result.stderr and "Traceback" not in result.output
