@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml requirements.lock
 	@rm -f $(VENV)/.installed-*; touch $@
 
 ## run: set up and start the gateway on 127.0.0.1:8080 on embedded defaults (SQLite under ./var/,
-## the default policy, a demo tenant); `make run UPSTREAM=http://host/v1` puts a provider behind it
+## the default policy, the §1260H list that screens tenants, a demo tenant);
+## `make run UPSTREAM=http://host/v1` puts a provider behind it
 run: $(STAMP)
 	@mkdir -p var
+	@$(BIN)/redline lists import data/lists/dod_1260h_2026-06-08.csv data/lists/dod_1260h_aliases.csv --db sqlite:///var/redline.db > /dev/null
 	$(BIN)/redline serve --db sqlite:///var/redline.db --key var/redline-ledger.key --demo-tenant demo $(if $(UPSTREAM),--upstream $(UPSTREAM))
 
 ## classify: an interactive classify prompt (one decision per line typed)

@@ -75,16 +75,22 @@ def test_authenticator_headers_and_cache(tmp_path: Path) -> None:
         assert cached.tenant({"x-api-key": key}) is not None  # and within the cache time with one
 
 
+LIST_1260H = Path("data/lists/dod_1260h_2026-06-08.csv")
+
+
 def test_tenants_cli(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     runner = CliRunner()
-    added = runner.invoke(cli, ["tenants", "add", "ops-cell", "--db", db, "--authority", "operational_planning"])
+    unscreenable = runner.invoke(cli, ["tenants", "add", "ops-cell", "--db", db])
+    assert unscreenable.exit_code == 2 and "no restricted-entity list is loaded" in unscreenable.stderr  # fail closed
+    added = runner.invoke(cli, ["tenants", "add", "ops-cell", "--db", db, "--authority", "operational_planning", "--unscreened"])
     assert added.exit_code == 0, added.output
     key = added.stdout.strip().splitlines()[-1]
     with TenantStore.open(db) as store:
         assert store.authenticate(key).name == "ops-cell"  # type: ignore[union-attr]
     listed = runner.invoke(cli, ["tenants", "list", "--db", db, "--json"])
     assert json.loads(listed.stdout)["authorities"] == ["operational_planning"]
+    assert json.loads(listed.stdout)["profile"]["screening"] == {"decision": "unscreened"}
     assert key not in listed.stdout and hash_key(key) not in listed.stdout
     bad = runner.invoke(cli, ["tenants", "add", "x", "--db", db, "--authority", "nope"])
     assert bad.exit_code == 2 and "unknown authority 'nope'" in bad.stderr
@@ -130,3 +136,48 @@ def test_serve_reports_a_bad_config_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["serve", "--config", str(path), "--db", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code == 2
     assert "gw.yaml:2: limits.max_body_bytes" in result.stderr and "Traceback" not in result.output
+
+
+def _keys_work(db: str, key: str) -> bool:
+    with TenantStore.open(db) as store:
+        return store.authenticate(key) is not None
+
+
+def test_tenant_creation_is_screened_against_the_imported_lists(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'screened.db'}"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["lists", "import", str(LIST_1260H), "--db", db]).exit_code == 0
+    clear = runner.invoke(cli, ["tenants", "add", "Harbor Point Analytics LLC", "--db", db])
+    assert clear.exit_code == 0, clear.output
+    assert _keys_work(db, clear.stdout.strip().splitlines()[-1])
+    listed = runner.invoke(cli, ["tenants", "add", "HUAWEI TECHNOLOGIES CO LTD", "--db", db])
+    assert listed.exit_code == 3 and "refused by screening" in listed.stderr
+    assert '"decision":"refuse"' in listed.stderr and "Huawei" in listed.stderr  # the evidence is shown
+    owners = json.dumps([{"name": "Huawei Investment & Holding Co., Ltd.", "percent": 60}])
+    owned = runner.invoke(cli, ["tenants", "add", "Blue Lantern Systems", "--db", db, "--owners", owners])
+    assert owned.exit_code == 3  # majority-owned by a listed entity
+    with TenantStore.open(db) as store:
+        statuses = {t.name: t.status for t in store.list()}
+        profile = store.get("Blue Lantern Systems").profile  # type: ignore[union-attr]
+    assert statuses == {"Harbor Point Analytics LLC": "active", "HUAWEI TECHNOLOGIES CO LTD": "refused", "Blue Lantern Systems": "refused"}
+    assert profile["screening"]["decision"] == "refuse" and profile["screening"]["list_versions"]
+    bad_owners = runner.invoke(cli, ["tenants", "add", "X Corp", "--db", db, "--owners", "[{"])
+    assert bad_owners.exit_code == 2 and "--owners" in bad_owners.stderr
+
+
+def test_a_list_import_rescreens_every_tenant(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'rescreen.db'}"
+    runner = CliRunner()
+    first = tmp_path / "list_2026-01-01.csv"
+    first.write_text("name,clean_name,alias,previous_name,parent_name,listed\nNorthwind Ordnance Group,Northwind Ordnance Group,,,,2026-01-01\n")
+    assert runner.invoke(cli, ["lists", "import", str(first), "--db", db]).exit_code == 0
+    added = runner.invoke(cli, ["tenants", "add", "Kestrel Avionics Ltd", "--db", db])
+    key = added.stdout.strip().splitlines()[-1]
+    assert added.exit_code == 0 and _keys_work(db, key)
+    second = tmp_path / "list_2026-02-01.csv"
+    second.write_text(first.read_text() + "Kestrel Avionics Limited,Kestrel Avionics Limited,,,,2026-02-01\n")
+    imported = runner.invoke(cli, ["lists", "import", str(second), "--db", db])
+    assert imported.exit_code == 0, imported.output
+    change = next(json.loads(line)["tenant_change"] for line in imported.stdout.splitlines() if "tenant_change" in line)
+    assert change["tenant"] == "Kestrel Avionics Ltd" and change["old"] == "active" and change["new"] == "refused"
+    assert not _keys_work(db, key)  # the newly listed customer is cut off at once

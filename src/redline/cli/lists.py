@@ -12,6 +12,7 @@ from redline.policy import PolicyError, load_policy
 from redline.policy.schema import Screening
 from redline.screen import ListFormatError, ListStore, OwnershipError, Screener, ScreenError, parse_owners, read_lists, rescreen
 from redline.store import StoreError
+from redline.tenants import TenantError, TenantStore, rescreen_tenants
 
 DEFAULT_DB = "sqlite:///redline.db"
 
@@ -99,15 +100,30 @@ def import_command(files: tuple[str, ...], list_name: str | None, rescreen_path:
             fail(f"{e} (nothing imported)", EXIT_INPUT)
         summary: dict[str, Any] = {**version.to_dict(), "new_version": new, "warnings": list(parsed.warnings)}
         click.echo(dumps({"imported": summary}))
+        entries, versions = store.current()
+        screener = Screener(entries, screening_settings(policy_path), versions)
         if entities:
-            entries, versions = store.current()
-            screener = Screener(entries, screening_settings(policy_path), versions)
             try:
                 changes = rescreen(screener, store, entities)
             except ScreenError as e:
                 fail(str(e), EXIT_INPUT)
             for ch in changes:
                 click.echo(dumps({"change": {"id": ch.id, "old": ch.old, "new": ch.new, "result": ch.result.to_dict()}}))
+    _rescreen_tenants(db, screener)
+
+
+def _rescreen_tenants(db: str, screener: Screener) -> None:
+    """Every tenant of the same database is screened against the new lists; changes are printed."""
+    try:
+        with TenantStore.open(db) as tenants:
+            changes = rescreen_tenants(tenants, screener)
+            n = len(tenants.list())
+    except (StoreError, TenantError, OwnershipError, ScreenError) as e:
+        fail(f"the list was imported, but re-screening tenants failed: {e}", EXIT_INPUT)
+        return
+    for ch in changes:
+        click.echo(dumps({"tenant_change": {"tenant": ch.tenant, "old": ch.old, "new": ch.new, "result": ch.result.to_dict()}}))
+    click.echo(f"re-screened {n} tenant(s): {len(changes)} changed", err=True)
 
 
 @lists.command("show")

@@ -13,8 +13,9 @@ from redline.cli.tenants import EXIT_USAGE
 from redline.gateway import ConfigError, Gateway, GatewayConfig, UpstreamConfig, load_config
 from redline.gateway.serve import run
 from redline.ledger import Ledger, LedgerError, load_or_create_signing_key
+from redline.screen import Screener
 from redline.store import StoreError, parse_db_url
-from redline.tenants import TenantError, TenantStore, onboard
+from redline.tenants import TenantError, TenantStore, onboard, tenant_screener
 
 
 def _settings(config: GatewayConfig, db: str | None, host: str | None, port: int | None, upstreams: tuple[str, ...]) -> GatewayConfig:
@@ -30,11 +31,17 @@ def _settings(config: GatewayConfig, db: str | None, host: str | None, port: int
     )
 
 
-def _demo_tenant(store: TenantStore, name: str, host: str, port: int, db: str) -> None:
-    """Create the demo tenant on first run and show its key; later, say how to get one."""
+def _demo_tenant(store: TenantStore, screener: Screener | None, name: str, host: str, port: int, db: str) -> None:
+    """Create the demo tenant on first run and show its key; later, say how to get one. It is
+    screened like any tenant when a list is loaded; a demo without lists runs it unscreened."""
     url = f"http://{host}:{port}"
     if store.get(name) is None:
-        _, key = onboard(store, name)
+        done = onboard(store, name, screener=screener, unscreened=True)
+        if done.screening is None:
+            click.echo("warning: no restricted-entity list loaded; the demo tenant was NOT screened (redline lists import FILE)")
+        if not done.tenant.active:
+            raise TenantError(f"demo tenant {name!r} was not cleared by screening ({done.tenant.status}); pick another name")
+        key = done.key
         click.echo(f"created demo tenant {name!r}; its API key (shown only now):\n\n  {key}\n")
     else:
         key = "KEY"
@@ -97,7 +104,7 @@ def serve(
         store = TenantStore.open(url, list(engine.policy.document.authorities))
         ledger = Ledger.open(url, load_or_create_signing_key(key_file), retention=engine.policy.document.retention)
         if demo_tenant:
-            _demo_tenant(store, demo_tenant, config.host, config.port, config.db)
+            _demo_tenant(store, tenant_screener(url, engine.policy), demo_tenant, config.host, config.port, config.db)
     except (StoreError, LedgerError, TenantError, OSError) as e:
         fail(str(e), EXIT_USAGE)
         return

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+import orjson
 
 from redline.cli.common import EXIT_POLICY, dumps, fail, policy_option
 from redline.cli.ledger import db_option
 from redline.policy import PolicyError, load_policy
+from redline.screen import OwnershipError, ScreenError
 from redline.store import StoreError
-from redline.tenants import TenantError, TenantStore, onboard
+from redline.tenants import TenantError, TenantStore, onboard, tenant_screener
 
 EXIT_USAGE = 2
+EXIT_REFUSED = 3
+EXIT_REVIEW = 4
 
 
 def open_store(db: str, policy_path: str | None = None) -> TenantStore:
@@ -30,22 +36,66 @@ def tenants() -> None:
     """Manage gateway tenants: each has an API key (stored only as a hash) and authorities."""
 
 
+def _owners(value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as e:
+        fail(f"--owners is not JSON: {e}", EXIT_USAGE)
+    return None
+
+
 @tenants.command("add")
 @click.argument("name")
 @db_option
 @click.option("--authority", "authorities", multiple=True, help="An authority from the policy's list; repeatable.")
+@click.option("--owners", default=None, help='Declared owners as JSON: [{"name": ..., "percent": ..., "country"?: ..., "owners"?: [...]}].')
+@click.option("--unscreened", is_flag=True, help="Create the tenant even though no restricted-entity list is loaded (marked unscreened).")
 @policy_option
-def add(name: str, db: str, authorities: tuple[str, ...], policy_path: str | None) -> None:
-    """Create tenant NAME and print its new API key (shown once; only its hash is stored)."""
+def add(name: str, db: str, authorities: tuple[str, ...], owners: str | None, unscreened: bool, policy_path: str | None) -> None:
+    """Screen tenant NAME (and its declared owners) against the restricted-entity lists imported into
+    the same database, then create it. A cleared tenant gets an API key, printed once (only its hash
+    is stored); a refused one is recorded without a working key (exit 3); one sent to review gets a
+    key that works only after `redline tenants activate NAME` (exit 4)."""
+    profile = {"owners": _owners(owners)} if owners is not None else {}
     with open_store(db, policy_path) as store:
         try:
-            tenant, key = onboard(store, name, authorities)
-        except (TenantError, StoreError) as e:
+            screener = tenant_screener(db, load_policy(policy_path))
+            done = onboard(store, name, authorities, profile, screener=screener, unscreened=unscreened)
+        except (TenantError, StoreError, OwnershipError, ScreenError) as e:
             fail(str(e), EXIT_USAGE)
             return
+    tenant, result = done.tenant, done.screening
+    if result is not None:
+        click.echo(dumps({"screening": result.to_dict()}), err=True)
+    else:
+        click.echo("warning: no restricted-entity list loaded; the tenant was NOT screened", err=True)
     click.echo(f"tenant {tenant.name} created ({tenant.status}); authorities: {', '.join(tenant.authorities) or 'none'}", err=True)
+    if tenant.status == "refused":
+        fail(f"{tenant.name} is refused by screening: no key was issued", EXIT_REFUSED)
     click.echo("its API key (shown only now; store it safely):", err=True)
-    click.echo(key)
+    click.echo(done.key)
+    if tenant.status == "review":
+        fail(f"{tenant.name} needs a reviewer: the key works after `redline tenants activate {tenant.name}`", EXIT_REVIEW)
+
+
+@tenants.command("activate")
+@click.argument("name")
+@db_option
+def activate(name: str, db: str) -> None:
+    """A reviewer's decision: let tenant NAME (held for review by screening) use its key."""
+    with open_store(db) as store:
+        try:
+            tenant = store.get(name)
+            if tenant is None:
+                raise TenantError(f"no tenant {name!r}")
+            if tenant.status != "review":
+                raise TenantError(f"tenant {name!r} is {tenant.status}; only a tenant held for review can be activated")
+            store.set_status(name, "active")
+        except (TenantError, StoreError) as e:
+            fail(str(e), EXIT_USAGE)
+    click.echo(f"tenant {name} activated")
 
 
 @tenants.command("list")

@@ -18,7 +18,7 @@ import orjson
 
 from redline.screen.lists import ParsedList
 from redline.screen.model import ListEntry, ScreenDecision
-from redline.store import StoreError, parse_db_url
+from redline.store import DatabaseURL, StoreError, parse_db_url
 from redline.store.connect import connect_postgres, connect_sqlite
 
 SCHEMA = (
@@ -59,8 +59,8 @@ class ListVersion:
 class ListStore:
     """Lists and last decisions in one database (`--db` URL)."""
 
-    def __init__(self, db_url: str) -> None:
-        self.url = parse_db_url(db_url)
+    def __init__(self, db_url: str | DatabaseURL) -> None:
+        self.url = db_url if isinstance(db_url, DatabaseURL) else parse_db_url(db_url)
         self._pg = self.url.scheme == "postgresql"
         self.conn: Any = connect_postgres(self.url) if self._pg else connect_sqlite(self.url)
         with self._tx():

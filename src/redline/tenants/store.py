@@ -24,7 +24,8 @@ import psycopg
 from redline.store import DatabaseURL, StoreError, parse_db_url
 from redline.store.connect import connect_postgres, connect_sqlite
 
-Status = Literal["active", "revoked", "refused"]
+# review: screening wants a human decision first; refused: screening refused it (kept for the record)
+Status = Literal["active", "review", "revoked", "refused"]
 KEY_PREFIX = "rl-"
 _NAME_MAX = 200
 
@@ -32,7 +33,7 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS tenants (
     name TEXT PRIMARY KEY,
     key_hash TEXT NOT NULL UNIQUE,
     authorities TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('active', 'revoked', 'refused')),
+    status TEXT NOT NULL CHECK (status IN ('active', 'review', 'revoked', 'refused')),
     created DOUBLE PRECISION NOT NULL,
     profile TEXT NOT NULL
 )"""
@@ -130,15 +131,7 @@ class TenantStore:
         self, name: str, authorities: Sequence[str] = (), *, status: Status = "active", profile: Mapping[str, Any] | None = None
     ) -> tuple[Tenant, str]:
         """Create a tenant; returns it and its new API key (shown once, stored only as a hash)."""
-        if not name or len(name) > _NAME_MAX or not name.isprintable() or name != name.strip():
-            raise TenantError(f"tenant name must be 1-{_NAME_MAX} printable characters without leading or trailing spaces")
-        unique = tuple(dict.fromkeys(authorities))
-        if self.known_authorities is not None:
-            unknown = [a for a in unique if a not in self.known_authorities]
-            if unknown:
-                raise TenantError(f"unknown authority {unknown[0]!r} (the policy knows: {', '.join(sorted(self.known_authorities))})")
-        if self.get(name) is not None:
-            raise TenantError(f"tenant {name!r} already exists")
+        unique = self.check_new(name, authorities)
         key = new_key()
         tenant = Tenant(name, unique, status, time.time(), dict(profile or {}))
         try:
@@ -150,10 +143,30 @@ class TenantStore:
             raise TenantError(f"tenant {name!r} already exists") from e
         return tenant, key
 
-    def set_status(self, name: str, status: Status) -> Tenant:
-        if self.get(name) is None:
+    def check_new(self, name: str, authorities: Sequence[str] = ()) -> tuple[str, ...]:
+        """Raise `TenantError` unless `name` is a valid, unused tenant name and every authority is
+        known; returns the authorities without duplicates."""
+        if not name or len(name) > _NAME_MAX or not name.isprintable() or name != name.strip():
+            raise TenantError(f"tenant name must be 1-{_NAME_MAX} printable characters without leading or trailing spaces")
+        unique = tuple(dict.fromkeys(authorities))
+        if self.known_authorities is not None:
+            unknown = [a for a in unique if a not in self.known_authorities]
+            if unknown:
+                raise TenantError(f"unknown authority {unknown[0]!r} (the policy knows: {', '.join(sorted(self.known_authorities))})")
+        if self.get(name) is not None:
+            raise TenantError(f"tenant {name!r} already exists")
+        return unique
+
+    def set_status(self, name: str, status: Status, screening: Mapping[str, Any] | None = None) -> Tenant:
+        """Change a tenant's status (and record the screening that caused it, if any)."""
+        current = self.get(name)
+        if current is None:
             raise TenantError(f"no tenant {name!r}")
-        self._run("UPDATE tenants SET status = ? WHERE name = ?", (status, name))
+        if screening is None:
+            self._run("UPDATE tenants SET status = ? WHERE name = ?", (status, name))
+        else:
+            profile = {**current.profile, "screening": dict(screening)}
+            self._run("UPDATE tenants SET status = ?, profile = ? WHERE name = ?", (status, orjson.dumps(profile).decode(), name))
         tenant = self.get(name)
         assert tenant is not None
         return tenant
