@@ -169,7 +169,9 @@ def test_a_list_import_rescreens_every_tenant(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'rescreen.db'}"
     runner = CliRunner()
     first = tmp_path / "list_2026-01-01.csv"
-    first.write_text("name,clean_name,alias,previous_name,parent_name,listed\nNorthwind Ordnance Group,Northwind Ordnance Group,,,,2026-01-01\n")
+    first.write_text(
+        "name,clean_name,alias,previous_name,parent_name,listed\nNorthwind Ordnance Group,Northwind Ordnance Group,,,,2026-01-01\n"
+    )
     assert runner.invoke(cli, ["lists", "import", str(first), "--db", db]).exit_code == 0
     added = runner.invoke(cli, ["tenants", "add", "Kestrel Avionics Ltd", "--db", db])
     key = added.stdout.strip().splitlines()[-1]
