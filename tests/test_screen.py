@@ -352,7 +352,7 @@ def test_cli_import_show_screen(tmp_path: Path) -> None:
     runner = CliRunner()
     r = runner.invoke(cli, ["lists", "import", DOD, ALIASES, "--db", db])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["imported"]["entries"] == 188
+    assert json.loads(r.stdout)["imported"]["entries"] == 188
     r = runner.invoke(cli, ["lists", "show", "--db", db])
     assert r.exit_code == 0 and "dod_1260h v1" in r.output
     r = runner.invoke(cli, ["screen", "海康威视", "--db", db])
@@ -396,10 +396,10 @@ def test_cli_import_rescreens_and_reports_changes(tmp_path: Path) -> None:
     runner = CliRunner()
     r = runner.invoke(cli, ["lists", "import", FTM, "--db", db, "--rescreen", str(tenants)])
     assert r.exit_code == 0, r.output
-    changes = [orjson.loads(x)["change"] for x in r.output.splitlines()[1:]]
+    changes = [orjson.loads(x)["change"] for x in r.stdout.splitlines()[1:]]
     assert changes[0]["id"] == "t1" and changes[0]["new"] == "refuse"
     r = runner.invoke(cli, ["lists", "import", FTM, "--db", db, "--rescreen", str(tenants)])
-    assert len(r.output.splitlines()) == 1  # same list, same decision: nothing changed
+    assert len(r.stdout.splitlines()) == 1  # same list, same decision: nothing changed
 
 
 # --- policy settings -----------------------------------------------------------------------------
