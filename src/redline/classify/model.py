@@ -10,6 +10,7 @@ import base64
 import hashlib
 import math
 from collections import Counter
+from itertools import compress
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -84,8 +85,9 @@ class TextModel:
         # Collect every column occurrence in one list and count it once (C-level Counter):
         # a word's unigram counts per occurrence, its character n-grams once per distinct word.
         cols: list[int] = []
+        cached = self._word_cache.get
         for word, n in Counter(tokens).items():
-            uni, grams = self._word_columns(word)
+            uni, grams = cached(word) or self._word_columns(word)
             if uni is not None:
                 cols += [uni] * n
             cols += grams
@@ -107,7 +109,7 @@ class TextModel:
             vals *= self.idf[idx]
             h += (vals @ self.w1[idx]) / max(math.sqrt(vals @ vals), self.norm_floor)
         n_terms = len(self.idf)
-        on = [n_terms + i for i, v in enumerate(dense) if v]
+        on = list(compress(range(n_terms, n_terms + len(dense)), dense))
         if on:
             h += self.w1[on].sum(axis=0)
         np.maximum(h, 0.0, out=h)  # ReLU

@@ -177,6 +177,8 @@ _COMMON = frozenset(
     ]
 )
 _ROT13_COMMON = frozenset(codecs.decode(w, "rot13") for w in _COMMON)
+# One linear pass says whether any rot13 common word occurs at all (the per-line test needs one).
+_ROT13_HINT = re2.compile("(?i)(?:^|[^a-z])(?:" + "|".join(sorted(_ROT13_COMMON)) + ")(?:[^a-z]|$)")
 _MIN_PAYLOAD_CHARS = 12
 # Cheap gate: base64 needs a 16-character run of its alphabet, hex 24 digits or \x escapes.
 # RE2 (linear, one pass): this gate runs on every text, most of which holds no payload. Bytes,
@@ -235,7 +237,9 @@ def _decode_hex(token: str) -> str | None:
 
 
 def _rot13_payloads(text: str) -> list[Payload]:
-    found = []
+    found: list[Payload] = []
+    if _ROT13_HINT.search(text.encode("utf-8", "surrogatepass")) is None:
+        return found
     offset = 0
     for line in text.split("\n"):
         words = _WORD.findall(line.lower())
