@@ -16,7 +16,7 @@ from redline.decide import Decision
 from redline.engine import Engine
 from redline.gateway.ledger_writer import DecisionRecorder
 from redline.gateway.metrics import Metrics
-from redline.gateway.pipeline import Pipeline
+from redline.gateway.pipeline import GateResult, Pipeline
 from redline.gateway.stream import HoldBack
 from redline.gateway.wire import SSESplitter, ToolCall
 from redline.ledger import Ledger, load_or_create_signing_key
@@ -32,7 +32,9 @@ class EscalatingMonitor:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def observe(self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision) -> Decision:
+    def observe(
+        self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision, request: object
+    ) -> Decision:
         self.seen.append(request_id)
         return dataclasses.replace(decision, decision="block", red_line="mass_domestic_surveillance", rule="monitor.mosaic")
 
@@ -42,10 +44,13 @@ class HoldingGate:
 
     held = frozenset({"designate_grid"})
 
-    def check(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall]) -> Decision | None:
+    def owns(self, tool: str) -> bool:
+        return tool in self.held
+
+    def check(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall], authorizations: Sequence[object]) -> GateResult | None:
         if not any(c.name in self.held for c in calls):
             return None
-        return Decision("review", "autonomous_weapons", {}, "gate.needs_authorization", "v")
+        return GateResult(Decision("review", "autonomous_weapons", {}, "gate.needs_authorization", "v"))
 
 
 @pytest.fixture
