@@ -124,3 +124,16 @@ def test_sse_splitter_keeps_exact_bytes() -> None:
     assert last is not None
     assert b"".join(e.raw for e in [*events, last]) == raw
     assert (events[0].name, events[0].data, events[1].data, last.data) == ("a", b"1", b'{"x": 2}', b"tail")
+
+
+def test_no_fragment_of_a_held_call_goes_out_before_the_gate(engine: Engine) -> None:
+    """Arguments far longer than the hold-back window: without holding tool-call events to the end
+    of the stream, their first fragments would be released before the Gate saw the whole call."""
+    pipeline = Pipeline(engine, None, Metrics(), gate=HoldingGate())
+    for api, events in (
+        ("openai", openai_events("m", "", [("designate_grid", {"grid": "4" * 600})])),
+        ("anthropic", anthropic_events("m", "", [("designate_grid", {"grid": "4" * 600})])),
+    ):
+        out = run_stream(pipeline, api, events, holdback=50)
+        assert b"gate.needs_authorization" in out
+        assert b"4444444" not in out and b"designate_grid" not in out.split(b"gate.needs_authorization")[0]
