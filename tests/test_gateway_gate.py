@@ -64,7 +64,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory, stubs: dict[str, StubUpstream])
     config = {
         "upstreams": [{"name": "oa", "url": stubs["openai"].url}, {"name": "an", "url": stubs["anthropic"].url, "format": "anthropic"}]
     }
-    g = ServedGateway(tmp_path_factory.mktemp("gate-gw"), config)
+    g = ServedGateway(tmp_path_factory.mktemp("gate-gw"), config, others=["other-cell"])
     yield g
     g.close()
 
@@ -349,3 +349,16 @@ def test_without_a_gate_lethal_calls_are_denied(engine: Engine) -> None:
     assert "disk gone" in calls[1]["reason"]
     assert hook.check(tenant, "r", [ToolCall("c1", "get_track", "{}")]) is None
     assert hook.owns("release_weapon") and not hook.owns("get_track") and not hook.owns("set_turret_mode")
+
+
+def test_an_authorization_is_bound_to_its_tenant(gw: ServedGateway, human: Human) -> None:
+    ask: Any = [{"role": "user", "content": BOTH}]
+    with pytest.raises(openai.PermissionDeniedError) as e:
+        oa(gw).chat.completions.create(model="gpt-x", messages=ask)
+    auth = human.authorize(e.value.response.json()["redline"]["approval_required"][0]["challenge"])
+    thief = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.keys["other-cell"], max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError) as e:
+        thief.chat.completions.create(model="gpt-x", messages=ask, extra_body={"redline": {"authorizations": [auth]}})
+    assert e.value.response.json()["redline"]["rule"] == "gate.denied"
+    r = oa(gw).chat.completions.create(model="gpt-x", messages=ask, extra_body={"redline": {"authorizations": [auth]}})
+    assert r.choices[0].message.tool_calls

@@ -129,5 +129,6 @@ def serve(
     if not config.upstreams:
         click.echo("no upstream configured: /v1/check works; chat endpoints answer 503 until --upstream or --config names one.")
     names = ", ".join(f"{u.name} ({u.format}, {u.url})" for u in config.upstreams) or "none"
-    click.echo(f"redline gateway on http://{config.host}:{config.port}  db={url}  upstreams: {names}", err=True)
+    state = f"monitor: {'on' if monitor is not None else 'off (no monitor section)'}  gate: {'on' if gate is not None else 'UNAVAILABLE'}"
+    click.echo(f"redline gateway on http://{config.host}:{config.port}  db={url}  upstreams: {names}  {state}", err=True)
     run(Gateway(config, engine, store, ledger, monitor=monitor, gate=gate, gate_unavailable=gate_unavailable), config.host, config.port)
