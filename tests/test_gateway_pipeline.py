@@ -16,7 +16,7 @@ from redline.decide import Decision
 from redline.engine import Engine
 from redline.gateway.ledger_writer import DecisionRecorder
 from redline.gateway.metrics import Metrics
-from redline.gateway.pipeline import Pipeline
+from redline.gateway.pipeline import GateResult, Pipeline
 from redline.gateway.stream import HoldBack
 from redline.gateway.wire import SSESplitter, ToolCall
 from redline.ledger import Ledger, load_or_create_signing_key
@@ -32,7 +32,9 @@ class EscalatingMonitor:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def observe(self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision) -> Decision:
+    def observe(
+        self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision, request: object
+    ) -> Decision:
         self.seen.append(request_id)
         return dataclasses.replace(decision, decision="block", red_line="mass_domestic_surveillance", rule="monitor.mosaic")
 
@@ -42,10 +44,13 @@ class HoldingGate:
 
     held = frozenset({"designate_grid"})
 
-    def check(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall]) -> Decision | None:
+    def owns(self, tool: str) -> bool:
+        return tool in self.held
+
+    def check(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall], authorizations: Sequence[object]) -> GateResult | None:
         if not any(c.name in self.held for c in calls):
             return None
-        return Decision("review", "autonomous_weapons", {}, "gate.needs_authorization", "v")
+        return GateResult(Decision("review", "autonomous_weapons", {}, "gate.needs_authorization", "v"))
 
 
 @pytest.fixture
@@ -119,3 +124,16 @@ def test_sse_splitter_keeps_exact_bytes() -> None:
     assert last is not None
     assert b"".join(e.raw for e in [*events, last]) == raw
     assert (events[0].name, events[0].data, events[1].data, last.data) == ("a", b"1", b'{"x": 2}', b"tail")
+
+
+def test_no_fragment_of_a_held_call_goes_out_before_the_gate(engine: Engine) -> None:
+    """Arguments far longer than the hold-back window: without holding tool-call events to the end
+    of the stream, their first fragments would be released before the Gate saw the whole call."""
+    pipeline = Pipeline(engine, None, Metrics(), gate=HoldingGate())
+    for api, events in (
+        ("openai", openai_events("m", "", [("designate_grid", {"grid": "4" * 600})])),
+        ("anthropic", anthropic_events("m", "", [("designate_grid", {"grid": "4" * 600})])),
+    ):
+        out = run_stream(pipeline, api, events, holdback=50)
+        assert b"gate.needs_authorization" in out
+        assert b"4444444" not in out and b"designate_grid" not in out.split(b"gate.needs_authorization")[0]

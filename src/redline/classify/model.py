@@ -10,9 +10,9 @@ import base64
 import hashlib
 import math
 from collections import Counter
-from itertools import compress
 from dataclasses import dataclass
 from importlib import resources
+from itertools import compress
 from pathlib import Path
 from typing import Any
 

@@ -102,10 +102,7 @@ class _LedgerSink:
         self._maybe_flush()
 
     def alert(self, alert: Alert) -> None:
-        payload = alert.to_dict()
-        # request ids as the decision records hold them, so an auditor can follow them there
-        payload["sample_request_ids"] = [self.ledger.redactor.pseudonym(r) for r in alert.sample_request_ids]
-        self.pending.append(Record("alert", payload, alert.tenant))
+        self.pending.append(self.ledger.redactor.alert(alert.to_dict(), alert.tenant))
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:

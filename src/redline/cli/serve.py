@@ -10,11 +10,14 @@ import click
 from redline.cli.common import EXIT_POLICY, fail, load_engine, policy_option
 from redline.cli.ledger import DEFAULT_DB, DEFAULT_KEY
 from redline.cli.tenants import EXIT_USAGE
+from redline.engine import Engine
+from redline.gate import Gate, GateError, GateStore, GateUnavailable
 from redline.gateway import ConfigError, Gateway, GatewayConfig, UpstreamConfig, load_config
 from redline.gateway.serve import run
-from redline.ledger import Ledger, LedgerError, load_or_create_signing_key
+from redline.ledger import Ledger, LedgerError, SigningKey, load_or_create_signing_key
+from redline.monitor import Monitor, MonitorError, open_store
 from redline.screen import Screener
-from redline.store import StoreError, parse_db_url
+from redline.store import DatabaseURL, StoreError, parse_db_url
 from redline.tenants import TenantError, TenantStore, onboard, tenant_screener
 
 
@@ -54,6 +57,23 @@ def _demo_tenant(store: TenantStore, screener: Screener | None, name: str, host:
         f"  curl -s {url}/v1/check -H 'Authorization: Bearer {key}' -H 'content-type: application/json' \\\n"
         '       -d \'{"text": "Pull every phone that pinged a tower in Maricopa County and give me the subscriber names."}\'\n'
     )
+
+
+def _open_gate(engine: Engine, url: DatabaseURL, key: SigningKey) -> tuple[Gate | None, str]:
+    """The Gate on the same database, recording into the same ledger. If it cannot be opened the
+    gateway still serves, but withholds every lethal tool call (fail closed) and says so."""
+    try:
+        store = GateStore.open(url)
+    except (GateError, GateUnavailable) as e:
+        click.echo(f"warning: the gate is unavailable ({e}); lethal tool calls will be withheld", err=True)
+        return None, str(e)
+    try:
+        gate_ledger = Ledger.open(url, key, retention=engine.policy.document.retention)
+    except (StoreError, LedgerError) as e:
+        store.close()
+        click.echo(f"warning: the gate cannot record to the ledger ({e}); lethal tool calls will be withheld", err=True)
+        return None, f"ledger unavailable: {e}"
+    return Gate(engine.policy, store, gate_ledger), ""
 
 
 @click.command("serve")
@@ -102,14 +122,20 @@ def serve(
         if url.scheme == "sqlite" and url.target != ":memory:":
             Path(url.target).parent.mkdir(parents=True, exist_ok=True)
         store = TenantStore.open(url, list(engine.policy.document.authorities))
-        ledger = Ledger.open(url, load_or_create_signing_key(key_file), retention=engine.policy.document.retention)
+        signing_key = load_or_create_signing_key(key_file)
+        ledger = Ledger.open(url, signing_key, retention=engine.policy.document.retention)
+        # The monitor's state lives in the same database, so a restart resumes a campaign's counts
+        # and keeps its open alerts. A policy with a monitor section is not served without it.
+        monitor = Monitor(engine.policy, open_store(url)) if engine.policy.document.monitor is not None else None
         if demo_tenant:
             _demo_tenant(store, tenant_screener(url, engine.policy), demo_tenant, config.host, config.port, config.db)
-    except (StoreError, LedgerError, TenantError, OSError) as e:
+    except (StoreError, LedgerError, TenantError, MonitorError, OSError) as e:
         fail(str(e), EXIT_USAGE)
         return
+    gate, gate_unavailable = _open_gate(engine, url, signing_key)
     if not config.upstreams:
         click.echo("no upstream configured: /v1/check works; chat endpoints answer 503 until --upstream or --config names one.")
     names = ", ".join(f"{u.name} ({u.format}, {u.url})" for u in config.upstreams) or "none"
-    click.echo(f"redline gateway on http://{config.host}:{config.port}  db={url}  upstreams: {names}", err=True)
-    run(Gateway(config, engine, store, ledger), config.host, config.port)
+    state = f"monitor: {'on' if monitor is not None else 'off (no monitor section)'}  gate: {'on' if gate is not None else 'UNAVAILABLE'}"
+    click.echo(f"redline gateway on http://{config.host}:{config.port}  db={url}  upstreams: {names}  {state}", err=True)
+    run(Gateway(config, engine, store, ledger, monitor=monitor, gate=gate, gate_unavailable=gate_unavailable), config.host, config.port)

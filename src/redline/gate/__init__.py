@@ -14,7 +14,7 @@ from redline.gate.gate import Gate, Verdict, open_gate
 from redline.gate.keys import keygen, load_operator_key, load_operator_public_key
 from redline.gate.registry import ToolClass, ToolRegistry
 from redline.gate.store import GateStore, Operator
-from redline.gate.toolcalls import HeldCall, gate_anthropic_content, gate_openai_message
+from redline.gate.toolcalls import HeldCall, check_tool_call, gate_anthropic_content, gate_openai_message
 from redline.gate.verify import Call, Outcome, Verifier
 from redline.gate.wire import authorizations_from, encode_header, without_redline
 
@@ -35,6 +35,7 @@ __all__ = [
     "authorizations_from",
     "authorize",
     "canonical",
+    "check_tool_call",
     "encode_header",
     "gate_anthropic_content",
     "gate_openai_message",

@@ -42,7 +42,9 @@ def _arguments(raw: Any) -> dict[str, Any] | None:
     return None
 
 
-def _check(gate: Gate, tenant: str, name: Any, raw_args: Any, authorizations: Sequence[Any]) -> Verdict:
+def check_tool_call(gate: Gate, tenant: str, name: Any, raw_args: Any, authorizations: Sequence[Any] = ()) -> Verdict:
+    """The verdict for one tool call as a model wrote it: `raw_args` is the JSON text (OpenAI) or
+    the object (Anthropic). Unreadable arguments on a lethal call are `denied`."""
     tool = name if isinstance(name, str) else ""
     args = _arguments(raw_args)
     if args is None:
@@ -61,7 +63,7 @@ def gate_openai_message(
     kept, held = [], []
     for call in out.get("tool_calls") or []:
         fn = call.get("function") or {}
-        verdict = _check(gate, tenant, fn.get("name"), fn.get("arguments"), authorizations)
+        verdict = check_tool_call(gate, tenant, fn.get("name"), fn.get("arguments"), authorizations)
         if verdict.executable:
             kept.append(call)
         else:
@@ -83,7 +85,7 @@ def gate_anthropic_content(
         if block.get("type") != "tool_use":
             kept.append(block)
             continue
-        verdict = _check(gate, tenant, block.get("name"), block.get("input"), authorizations)
+        verdict = check_tool_call(gate, tenant, block.get("name"), block.get("input"), authorizations)
         if verdict.executable:
             kept.append(block)
         else:

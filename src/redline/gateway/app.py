@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -27,16 +28,23 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from redline.engine import Engine
+from redline.gate import Gate, GateError
+from redline.gate.wire import BODY_FIELD as AUTH_BODY_FIELD
+from redline.gate.wire import HEADER as AUTH_HEADER
+from redline.gate.wire import authorizations_from, without_redline
 from redline.gateway.auth import Authenticator
 from redline.gateway.config import GatewayConfig
 from redline.gateway.errors import Api, error_response
+from redline.gateway.gating import GateHook
 from redline.gateway.ledger_writer import DecisionRecorder
 from redline.gateway.metrics import CONTENT_TYPE, Metrics
+from redline.gateway.monitoring import MonitorHook
 from redline.gateway.pipeline import Pipeline, Verdict
-from redline.gateway.stream import HoldBack, refusal_message, refuses
+from redline.gateway.stream import HoldBack, refusal_code, refusal_message, refuses
 from redline.gateway.upstream import Answer, NoUpstreamError, Router, UpstreamsFailedError
 from redline.gateway.wire import ChatRequest, RequestError, SSESplitter, parse_request, response_output
 from redline.ledger import Ledger
+from redline.monitor import Monitor
 from redline.tenants import Tenant, TenantStore
 from redline.text import InputError
 
@@ -54,7 +62,19 @@ class RefusedError(Exception):
 class Gateway:
     """Everything one running gateway holds; `app()` is its ASGI application."""
 
-    def __init__(self, config: GatewayConfig, engine: Engine, tenants: TenantStore | None, ledger: Ledger | None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        engine: Engine,
+        tenants: TenantStore | None,
+        ledger: Ledger | None,
+        *,
+        monitor: Monitor | None = None,
+        gate: Gate | None = None,
+        gate_unavailable: str = "",
+    ) -> None:
+        """`monitor`: the Monitor (None: the policy has none). `gate`: the Gate; None means it could
+        not be opened (`gate_unavailable` says why) and lethal tool calls are withheld."""
         self.config = config
         self.engine = engine
         self.metrics = Metrics()
@@ -63,7 +83,9 @@ class Gateway:
         self.writer = (
             DecisionRecorder(ledger, self.metrics, config.ledger.queue_size, config.ledger.batch_max) if ledger is not None else None
         )
-        self.pipeline = Pipeline(engine, self.writer, self.metrics)
+        self.monitor = MonitorHook(monitor, self.writer, self.metrics) if monitor is not None else None
+        self.gate = GateHook(gate, engine.policy, self.metrics, gate_unavailable)
+        self.pipeline = Pipeline(engine, self.writer, self.metrics, monitor=self.monitor, gate=self.gate)
         self.router = Router(config.upstreams, config.breaker, self.metrics)
         self.hold_reviews = config.on_review == "hold"
         # Request ids: a random per-process prefix and a counter (uuid4 costs a getrandom call per request).
@@ -78,6 +100,9 @@ class Gateway:
             yield
         finally:
             await self.router.close()
+            if self.monitor is not None:
+                await asyncio.to_thread(self.monitor.close)
+            await asyncio.to_thread(self.gate.close)
             if self.writer is not None:
                 await asyncio.to_thread(self.writer.close)
 
@@ -153,7 +178,7 @@ class Gateway:
         return b"".join(chunks)
 
     def _refusal(self, api: Api, verdict: Verdict, stage: str, headers: dict[str, str]) -> Response:
-        code = "redline_review_hold" if verdict.decision.decision == "review" else "redline_blocked"
+        code = refusal_code(verdict)
         redline = verdict.redline(stage, review_id=verdict.decision.decision == "review")
         return error_response(api, 403, refusal_message(verdict, stage), code=code, redline=redline, headers=headers)
 
@@ -164,8 +189,13 @@ class Gateway:
         raw = await self._body(request)
         try:
             chat = parse_request(api, raw)
+            # Authorizations for lethal tool calls ride on the retry; they never go upstream.
+            authorizations = authorizations_from(request.headers.get(AUTH_HEADER), chat.body)
+            if AUTH_BODY_FIELD in chat.body:
+                chat = dataclasses.replace(chat, body=without_redline(chat.body))
+                raw = orjson.dumps(chat.body)
             verdict = await self.pipeline.decide_input(tenant, request_id, chat.item())
-        except (RequestError, InputError) as e:
+        except (RequestError, InputError, GateError) as e:
             raise RefusedError(400, f"redline: {e}", "invalid_request") from None
         headers: dict[str, str] = {"x-redline-decision": verdict.decision.decision}
         if refuses(verdict, self.hold_reviews):
@@ -181,10 +211,12 @@ class Gateway:
         except UpstreamsFailedError as e:
             raise RefusedError(502, f"redline: {e}", "upstream_unavailable") from None
         if answer.body is None:
-            return self._stream(api, chat, answer, tenant, request_id, headers)
-        return await self._whole(api, answer, tenant, request_id, headers)
+            return self._stream(api, chat, answer, tenant, request_id, headers, authorizations)
+        return await self._whole(api, answer, tenant, request_id, headers, authorizations)
 
-    async def _whole(self, api: Api, answer: Answer, tenant: Tenant, request_id: str, headers: dict[str, str]) -> Response:
+    async def _whole(
+        self, api: Api, answer: Answer, tenant: Tenant, request_id: str, headers: dict[str, str], authorizations: Sequence[Any]
+    ) -> Response:
         assert answer.body is not None
         status, content_type = answer.response.status, answer.response.headers.get("content-type", "application/json")
         if status == 200:
@@ -201,13 +233,24 @@ class Gateway:
             if verdict is not None:
                 headers["x-redline-output-decision"] = verdict.decision.decision
             calls = [c for _, c in sorted(output.tool_calls.items())]
-            gate = await self.pipeline.check_tool_calls(tenant, request_id, calls)
+            gate = await self.pipeline.check_tool_calls(tenant, request_id, calls, authorizations)
             if gate is not None and refuses(gate, hold_reviews=True):
                 return self._refusal(api, gate, "tool_calls", headers)
+            if gate is not None:
+                headers["x-redline-tool-calls"] = gate.decision.rule
         return Response(answer.body, status, headers=headers, media_type=content_type)
 
-    def _stream(self, api: Api, chat: ChatRequest, answer: Answer, tenant: Tenant, request_id: str, headers: dict[str, str]) -> Response:
-        hold = HoldBack(api, self.pipeline, tenant, request_id, self.config.stream.holdback_chars, self.hold_reviews)
+    def _stream(
+        self,
+        api: Api,
+        chat: ChatRequest,
+        answer: Answer,
+        tenant: Tenant,
+        request_id: str,
+        headers: dict[str, str],
+        authorizations: Sequence[Any],
+    ) -> Response:
+        hold = HoldBack(api, self.pipeline, tenant, request_id, self.config.stream.holdback_chars, self.hold_reviews, authorizations)
         resp = answer.response
 
         async def events() -> AsyncIterator[bytes]:

@@ -59,9 +59,13 @@ def error_response(
     )
 
 
-def stream_error_event(api: Api, message: str, redline: Mapping[str, Any] | None = None) -> bytes:
-    """The last event of a stream cut by redline: an SSE error each provider's SDK raises on."""
-    body = error_body(api, 403, message, code="redline_blocked", redline=redline)
+def stream_error_event(api: Api, message: str, redline: Mapping[str, Any] | None = None, code: str = "redline_blocked") -> bytes:
+    """The last event of a stream cut by redline: an SSE error each provider's SDK raises on.
+    The OpenAI SDK hands the client only the `error` object of a stream error (`APIError.body`),
+    so there the `redline` object is inside `error` as well."""
+    body = error_body(api, 403, message, code=code, redline=redline)
     if api == "anthropic":
         return b"event: error\ndata: " + orjson.dumps(body) + b"\n\n"
+    if redline is not None:
+        body["error"]["redline"] = body["redline"]
     return b"data: " + orjson.dumps(body) + b"\n\n"

@@ -64,6 +64,19 @@ class DecisionRecorder:
             return None
         return receipt.seq
 
+    def append_alert(self, alert: dict[str, Any], tenant: str) -> None:
+        """Queue a monitor alert's `alert` record (`Redactor.alert`, as `redline replay` writes it).
+        Nothing waits for it; a full queue makes the caller wait for room (alerts are rare)."""
+        redactor = self.ledger.redactor
+
+        def build() -> Record:
+            return redactor.alert(alert, tenant)
+
+        try:
+            self._writer.submit(build, block=False)
+        except queue.Full:
+            self._writer.submit(build)
+
     def close(self) -> None:
         """Write what is queued, then stop."""
         self._writer.close()

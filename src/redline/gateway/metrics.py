@@ -39,6 +39,14 @@ class Metrics:
         self.stream_cuts = Counter("redline_stream_cuts", "Streams ended by an output violation", ["api"], registry=r)
         self.ledger_queue = Gauge("redline_ledger_queue", "Decisions waiting for the ledger writer", registry=r)
         self.ledger_errors = Counter("redline_ledger_errors", "Ledger appends that failed", registry=r)
+        self.alerts = Counter("redline_monitor_alerts", "Monitor alerts raised, by kind and rule", ["kind", "rule"], registry=r)
+        self.escalations = Counter(
+            "redline_monitor_escalations", "Input decisions escalated by an open monitor alert, by rule", ["rule"], registry=r
+        )
+        self.monitor_errors = Counter("redline_monitor_errors", "Requests the monitor failed to count (sent to review)", registry=r)
+        self.gate_calls = Counter(
+            "redline_gate_calls", "Tool calls in model output by gate verdict and effect", ["status", "effect"], registry=r
+        )
 
     def decided(self, stage: str, decision: Decision, seconds: float) -> None:
         self.decisions.labels(stage, decision.decision, decision.red_line or "none", decision.rule).inc()

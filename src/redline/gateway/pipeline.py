@@ -2,11 +2,14 @@
 
 Each step is one method, and each place another capability plugs in is one attribute:
 
-- `monitor`: the cross-request Monitor — `observe(tenant, request_id, ts, conversation, decision)`
-  returns the (possibly escalated) decision; called once per input decision, in `decide_input`.
-- `gate`: the lethal-tool Gate — `check(tenant, request_id, calls)` returns a `Decision` (block
-  or review when a lethal call lacks a valid authorization) or None; called in `check_tool_calls`
-  on every tool call found in model output, streamed or not.
+- `monitor`: the cross-request Monitor — `observe(tenant, request_id, ts, conversation, decision,
+  request)` returns the (possibly escalated) decision; called once per input decision, in
+  `decide_input` (`redline.gateway.monitoring.MonitorHook`).
+- `gate`: the lethal-tool Gate — `check(tenant, request_id, calls, authorizations)` returns a
+  `GateResult` (review when a lethal call needs an authorization, block when one was refused,
+  allow when one was released) or None; called in `check_tool_calls` on every tool call found in
+  model output, streamed or not. `owns(tool)` names the calls the Gate judges instead of the
+  output classifier (`redline.gateway.gating.GateHook`).
 
 Every decision is written to the ledger (stage `input`, `output`, `tool_calls` or `check`).
 Must not speak HTTP: the app turns verdicts into responses.
@@ -15,8 +18,8 @@ Must not speak HTTP: the app turns verdicts into responses.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from redline.decide import Decision, decide_error
@@ -29,19 +32,34 @@ from redline.text import Conversation, InputError
 
 
 class Monitor(Protocol):
-    def observe(self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision) -> Decision: ...
+    def observe(
+        self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision, request: Any
+    ) -> Decision: ...
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The Gate's decision on the tool calls of one answer and what the client is told about them
+    (`tool_calls`: each call's verdict; `approval_required`: the held calls with their challenges)."""
+
+    decision: Decision
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Gate(Protocol):
-    def check(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall]) -> Decision | None: ...
+    def owns(self, tool: str) -> bool: ...
+
+    def check(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall], authorizations: Sequence[Any]) -> GateResult | None: ...
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A decision and, when the caller needed it, its ledger id."""
+    """A decision and, when the caller needed it, its ledger id (and, from the Gate, what the
+    client is told about its tool calls)."""
 
     decision: Decision
     ledger_id: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def redline(self, stage: str, review_id: bool = False) -> dict[str, Any]:
         """The `redline` object of a refusal."""
@@ -49,6 +67,7 @@ class Verdict:
         out: dict[str, Any] = {"decision": d.decision, "red_line": d.red_line, "rule": d.rule, "ledger_id": self.ledger_id, "stage": stage}
         if review_id:
             out["review_id"] = self.ledger_id
+        out.update(self.details)
         return out
 
 
@@ -82,7 +101,7 @@ class Pipeline:
         conversation = self.engine.conversation(item)
         decision = self._decide(stage, conversation)
         if self.monitor is not None:
-            decision = self.monitor.observe(tenant, request_id, time.time(), conversation, decision)
+            decision = self.monitor.observe(tenant, request_id, time.time(), conversation, decision, item)
         return await self.record(stage, decision, item, tenant, request_id)
 
     async def check_output(self, tenant: Tenant, request_id: str, output: Output, record: bool = True) -> Verdict | None:
@@ -92,13 +111,16 @@ class Pipeline:
         item = output.item()
         msg = item["messages"][0]
         text: str = msg["content"]
-        pieces = [
+        pieces: list[dict[str, Any]] = [
             {"role": "assistant", "content": text[i : i + self.max_chars]}
             for i in range(0, len(text), self.max_chars)
             if text[i : i + self.max_chars].strip()
         ]
-        if msg["tool_calls"]:
-            pieces.append({"role": "assistant", "content": "", "tool_calls": msg["tool_calls"]})
+        # Calls the Gate owns (lethal ones) are its job, not the classifier's: an authorized
+        # engagement is lawful, and a classifier reading its arguments would refuse it anyway.
+        calls = [c for c in msg["tool_calls"] or () if self.gate is None or not self.gate.owns(c["function"]["name"])]
+        if calls:
+            pieces.append({"role": "assistant", "content": "", "tool_calls": calls})
         worst: Decision | None = None
         for piece in pieces:
             try:
@@ -113,16 +135,21 @@ class Pipeline:
             return Verdict(worst)
         return await self.record("output", worst, item, tenant, request_id)
 
-    async def check_tool_calls(self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall]) -> Verdict | None:
-        """The Gate's verdict on tool calls in model output (None: no gate, or nothing to say)."""
+    async def check_tool_calls(
+        self, tenant: Tenant, request_id: str, calls: Sequence[ToolCall], authorizations: Sequence[Any] = ()
+    ) -> Verdict | None:
+        """The Gate's verdict on tool calls in model output (None: no gate, or nothing to say).
+        `authorizations` are those the request carried (header or body), for lethal calls."""
         if self.gate is None or not calls:
             return None
-        decision = self.gate.check(tenant, request_id, calls)
-        if decision is None:
+        t0 = time.perf_counter()
+        result = self.gate.check(tenant, request_id, calls, authorizations)
+        if result is None:
             return None
-        self.metrics.decided("tool_calls", decision, 0.0)
+        self.metrics.decided("tool_calls", result.decision, time.perf_counter() - t0)
         request = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
-        return await self.record("tool_calls", decision, request, tenant, request_id)
+        verdict = await self.record("tool_calls", result.decision, request, tenant, request_id)
+        return replace(verdict, details=result.details)
 
 
 _RANK = {"allow": 0, "review": 1, "block": 2}

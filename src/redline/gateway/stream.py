@@ -4,10 +4,14 @@ Upstream events are forwarded byte for byte, but an event carrying output text i
 text it carries has been checked: once `holdback_chars` of unchecked text have accumulated, that
 text and the classifier window before it are decided; at the end of the stream, the whole output. Allowed, the held events go out;
 crossing a red line, they are dropped and the stream ends with a provider-shaped error event.
-Tool calls are checked whole at the end of the stream, before their last fragment is released.
+Tool calls are checked whole at the end of the stream (output classifier, then the Gate); from
+the first event of a tool call on, nothing is released before that check.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from redline.gateway.errors import Api, stream_error_event
 from redline.gateway.pipeline import Pipeline, Verdict
@@ -22,12 +26,23 @@ def refuses(verdict: Verdict | None, hold_reviews: bool) -> bool:
     return d == "block" or (d == "review" and hold_reviews)
 
 
+def refusal_code(verdict: Verdict) -> str:
+    """The error `code` of a refusal: an approval to obtain, a review hold, or a block."""
+    if verdict.details.get("approval_required"):
+        return "redline_approval_required"
+    return "redline_review_hold" if verdict.decision.decision == "review" else "redline_blocked"
+
+
 def refusal_message(verdict: Verdict, stage: str) -> str:
     d = verdict.decision
     what = {"input": "request refused", "check": "request refused", "output": "model output withheld", "tool_calls": "tool call withheld"}[
         stage
     ]
-    if d.decision == "review":
+    held = verdict.details.get("approval_required")
+    if held and d.decision == "review":
+        tools = ", ".join(sorted({str(h.get("tool")) for h in held}))
+        why = f"a lethal tool call ({tools}) needs a signed human authorization; the challenge is in redline.approval_required"
+    elif d.decision == "review":
         why = "it is held for human review"
     elif d.red_line is not None:
         why = f"it crosses the red line {d.red_line}"
@@ -38,7 +53,17 @@ def refusal_message(verdict: Verdict, stage: str) -> str:
 
 
 class HoldBack:
-    def __init__(self, api: Api, pipeline: Pipeline, tenant: Tenant, request_id: str, holdback_chars: int, hold_reviews: bool) -> None:
+    def __init__(
+        self,
+        api: Api,
+        pipeline: Pipeline,
+        tenant: Tenant,
+        request_id: str,
+        holdback_chars: int,
+        hold_reviews: bool,
+        authorizations: Sequence[Any] = (),
+    ) -> None:
+        self.authorizations = authorizations
         self.api = api
         self.pipeline = pipeline
         self.tenant = tenant
@@ -63,7 +88,10 @@ class HoldBack:
         self.cut, self.done = verdict, True
         self.pending.clear()
         return stream_error_event(
-            self.api, refusal_message(verdict, stage), verdict.redline(stage, review_id=verdict.decision.decision == "review")
+            self.api,
+            refusal_message(verdict, stage),
+            verdict.redline(stage, review_id=verdict.decision.decision == "review"),
+            code=refusal_code(verdict),
         )
 
     def _recent(self) -> Output:
@@ -82,6 +110,10 @@ class HoldBack:
         self.unchecked += added
         if end:
             return await self.finish()
+        if self.output.tool_calls:
+            # Once a tool call has begun, nothing more goes out before the end of the stream: the
+            # Gate judges whole calls, and a released fragment of a lethal call cannot be recalled.
+            return b""
         if self.unchecked == 0:
             return self._flush()
         if self.unchecked < self.holdback_chars:
@@ -103,7 +135,7 @@ class HoldBack:
             self.done = False
             return await self._cut(verdict, "output")
         calls = [c for _, c in sorted(self.output.tool_calls.items())]
-        gate = await self.pipeline.check_tool_calls(self.tenant, self.request_id, calls)
+        gate = await self.pipeline.check_tool_calls(self.tenant, self.request_id, calls, self.authorizations)
         if refuses(gate, hold_reviews=True):
             assert gate is not None
             self.done = False

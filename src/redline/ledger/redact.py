@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from redline.decide import Decision
@@ -84,3 +85,11 @@ class Redactor:
         now = time.time() if now is None else now
         full = request if isinstance(request, str) else canonical_json(request).decode("utf-8")
         return Record("decision", payload, tenant, full_text=full, retain_until=now + self.retention.full_text_days * _DAY_S)
+
+    def alert(self, alert: Mapping[str, Any], tenant: str | None = None) -> Record:
+        """The `alert` record of a monitor alert (its wire form: counts, categories, span, sample
+        request ids; never identifiers). The sample request ids are pseudonymized as the decision
+        records hold them, so an auditor can follow them there."""
+        payload = dict(alert)
+        payload["sample_request_ids"] = [self.pseudonym(str(r)) for r in alert.get("sample_request_ids") or []]
+        return Record("alert", payload, tenant)

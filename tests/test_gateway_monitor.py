@@ -1,0 +1,95 @@
+"""The Monitor in `redline serve`, end to end with the OpenAI SDK: a tenant that sends many
+single-number identity lookups — each permitted on its own — raises a mosaic alert, its later
+lookups are refused with the monitor's rule, another tenant is unaffected, the alert is in the
+ledger without any identifier, and a restart on the same `--db` keeps the escalation."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from gateway_helpers import ServedGateway
+from gateway_stubs import DEFAULT_REPLY, StubUpstream
+from redline.ledger import Ledger, load_or_create_signing_key
+
+RULE = "monitor.mosaic.distinct_subjects"  # default policy: 40 domestic subjects a day -> review
+
+
+def lookup(i: int) -> list[Any]:
+    return [{"role": "user", "content": f"Who owns the number (312) 4{i % 100:02d}-{1000 + i * 37:04d}?"}]
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StubUpstream]:
+    s = StubUpstream("openai").start()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, stub: StubUpstream) -> Iterator[ServedGateway]:
+    # reviews are held, so the monitor's escalation (to review) refuses the request
+    config = {"upstreams": [{"name": "oa", "url": stub.url}], "on_review": "hold"}
+    g = ServedGateway(tmp_path_factory.mktemp("monitor-gw"), config, tenant="lookup-cell", others=["other-cell"])
+    yield g
+    g.close()
+
+
+def client(gw: ServedGateway, tenant: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.keys[tenant], max_retries=0)
+
+
+def test_mosaic_alert_escalates_one_tenant_and_survives_a_restart(gw: ServedGateway) -> None:
+    mine, other = client(gw, "lookup-cell"), client(gw, "other-cell")
+    answered = 0
+    refusal: dict[str, Any] | None = None
+    for i in range(60):
+        try:
+            r = mine.chat.completions.create(model="gpt-x", messages=lookup(i))
+        except openai.PermissionDeniedError as e:
+            refusal = e.response.json()
+            break
+        assert r.choices[0].message.content == DEFAULT_REPLY
+        answered += 1
+    # each lookup alone is permitted; the 40th distinct domestic subject raises the alert
+    assert answered == 39 and refusal is not None
+    rl = refusal["redline"]
+    assert (rl["rule"], rl["decision"], rl["red_line"], rl["stage"]) == (RULE, "review", "mass_domestic_surveillance", "input")
+    assert refusal["error"]["code"] == "redline_review_hold"
+    with pytest.raises(openai.PermissionDeniedError) as later:
+        mine.chat.completions.create(model="gpt-x", messages=lookup(45))
+    assert later.value.response.json()["redline"]["rule"] == RULE
+    # permitted work of the same tenant still flows; another tenant's lookups are its own business
+    assert mine.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": "Summarize the convoy plan."}]).choices
+    for i in range(5):
+        assert other.chat.completions.create(model="gpt-x", messages=lookup(i)).choices[0].message.content == DEFAULT_REPLY
+
+    with urllib.request.urlopen(gw.url + "/metrics") as m:
+        text = m.read().decode()
+    assert f'redline_monitor_alerts_total{{kind="mosaic",rule="{RULE}"}} 1.0' in text
+    assert f'redline_monitor_escalations_total{{rule="{RULE}"}} 2.0' in text
+
+    gw.restart()
+    with pytest.raises(openai.PermissionDeniedError) as again:
+        client(gw, "lookup-cell").chat.completions.create(model="gpt-x", messages=lookup(46))
+    assert again.value.response.json()["redline"]["rule"] == RULE
+    assert client(gw, "other-cell").chat.completions.create(model="gpt-x", messages=lookup(7)).choices
+
+    # the alert is in the ledger: counts, categories, span and pseudonymized request ids, no number
+    with Ledger.open(gw.db, load_or_create_signing_key(str(gw.key_file))) as ledger:
+        size = ledger.size()
+        alerts = [b for b in (json.loads(ledger.prove(i, size).body) for i in range(size)) if b["kind"] == "alert"]
+        assert ledger.verify().ok
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert["tenant"] == "lookup-cell"
+    payload = alert["payload"]
+    assert payload["rule"] == RULE and payload["counts"]["domestic_subjects"] >= 40
+    assert payload["span"]["first"] <= payload["span"]["last"]
+    assert payload["sample_request_ids"] and all(r.startswith("h:") for r in payload["sample_request_ids"])
+    assert "312" not in json.dumps(payload["sample_request_ids"]) and "(312)" not in json.dumps(alert)
