@@ -339,3 +339,30 @@ def test_monitor_off_and_absent(policy: Policy, engine: Engine) -> None:
     seen = feed(engine, monitor, "t", [lookup(i) for i in range(50)])
     assert not any(o.alerts for o in seen)
     assert policy.document.monitor is not None
+
+
+def _reviewed(engine: Engine) -> Decision:
+    return Decision(
+        "review",
+        "mass_domestic_surveillance",
+        {"mass_domestic_surveillance": 0.5, "autonomous_weapons": 0.0},
+        "mds.classifier_review",
+        engine.policy.version,
+    )
+
+
+def test_reviewed_lookups_count_but_a_reviewed_list_alone_does_not(engine: Engine) -> None:
+    # Plain questions about one person (no surveillance signal, no lexicon word the monitor
+    # knows) count when the classifier put them in the surveillance gray zone: that is the mosaic.
+    monitor = Monitor(engine.policy)
+    asks = [{"text": f"Tell me about the person using (415) 5{i // 100:02d}-{i % 10000:04d}."} for i in range(60)]
+    counted = [monitor.observe("t-rev", f"r{i}", T0 + i, ask, _reviewed(engine)) for i, ask in enumerate(asks)]
+    assert any(o.alerts for o in counted) and counted[0].domestic_subjects == 1
+    # One reviewed roster (many subjects at once) is not evidence enough on the review alone.
+    roster = {"text": "Draft a welcome note for each new hire:\n" + "\n".join(f"Pat Lee{i}, (312) 5{i:02d}-0{i:03d}" for i in range(50))}
+    listed = monitor.observe("t-roster", "x", T0, roster, _reviewed(engine))
+    assert listed.domestic_subjects == 0 and listed.alerts == [] and not listed.surveillance
+    allowed = Decision(
+        "allow", None, {"mass_domestic_surveillance": 0.1, "autonomous_weapons": 0.0}, "allow.default", engine.policy.version
+    )
+    assert not monitor.observe("t-roster", "y", T0 + 1, asks[0], allowed).surveillance

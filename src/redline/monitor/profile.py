@@ -25,6 +25,8 @@ Status = Literal["domestic", "foreign", "unknown"]
 # identifiers that name a person directly come first: they give a linked subject its key
 _KEY_ORDER = {"ssn": 0, "phone": 1, "email": 2, "name": 3, "address": 4, "imei": 5, "ad_id": 6, "plate": 7, "mac": 8, "ip": 9}
 _KEY_ORDER_DEFAULT = 10
+# A reviewed request touching more subjects than this is a list, not a particularized lookup.
+_PARTICULARIZED_MAX = 3
 
 
 def _options() -> re2.Options:
@@ -144,17 +146,23 @@ class Profiler:
         authorities: Iterable[str] = (),
     ) -> RequestProfile:
         """The monitor's reading of one request. It is surveillance-type when the engine already
-        blocked it on the surveillance line, when a surveillance signal fired, or
+        blocked it or sent it to review on the surveillance line, when a surveillance signal fired, or
         when the monitor's own lexicon of person lookups matches; an allowed request carrying an
         exempt signal (security monitoring of the organization's own systems) is not."""
         text = raw_text(request)
         lowered = conversation.text if conversation is not None else normalize(text)
         fired = frozenset(decision.signals)
         lexicon = self._lexicon.fired(lowered)
-        # a classifier block counts; a review (its gray zone) alone does not, or the monitor would
-        # inherit the classifier's review rate on every high-volume tenant that handles personal data
-        flagged = decision.red_line == "mass_domestic_surveillance" and decision.decision == "block"
-        surveillance = flagged or bool(fired & self._surveillance_signals) or "surveillance" in lexicon
+        # A block on the surveillance line counts. So does a review of a particularized request: a
+        # lone lookup without process is exactly the review case (POLICY.md section 3), and the
+        # mosaic is many of them. A reviewed *list* does not count on the review alone (checked
+        # below, once subjects are known): the classifier's gray zone on a pasted roster is not
+        # evidence enough to alert on a tenant in one request.
+        on_line = decision.red_line == "mass_domestic_surveillance"
+        flagged = on_line and decision.decision == "block"
+        reviewed_only = on_line and decision.decision == "review"
+        named = bool(fired & self._surveillance_signals) or "surveillance" in lexicon
+        surveillance = flagged or reviewed_only or named
         if surveillance and not flagged and fired & self._exempt:
             surveillance = False
         categories = frozenset(
@@ -173,11 +181,14 @@ class Profiler:
         kinds: dict[str, int] = {}
         for ident in identifiers:
             kinds[ident.kind] = kinds.get(ident.kind, 0) + 1
+        subjects = tuple(self._subjects(identifiers))
+        if reviewed_only and not flagged and not named and len(subjects) > _PARTICULARIZED_MAX:
+            return RequestProfile(False, categories, frozenset(), (), 0, False)
         return RequestProfile(
             surveillance=surveillance,
             categories=categories,
             process_refs=refs,
-            subjects=tuple(self._subjects(identifiers)),
+            subjects=subjects,
             identifiers=len(identifiers),
             foreign_context=foreign_context,
             kinds=kinds,
