@@ -183,3 +183,17 @@ def test_a_list_import_rescreens_every_tenant(tmp_path: Path) -> None:
     change = next(json.loads(line)["tenant_change"] for line in imported.stdout.splitlines() if "tenant_change" in line)
     assert change["tenant"] == "Kestrel Avionics Ltd" and change["old"] == "active" and change["new"] == "refused"
     assert not _keys_work(db, key)  # the newly listed customer is cut off at once
+
+
+def test_a_tenant_held_for_review_works_only_after_a_reviewer_activates_it(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'review.db'}"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["lists", "import", str(LIST_1260H), "--db", db]).exit_code == 0
+    held = runner.invoke(cli, ["tenants", "add", "Dahua Bank", "--db", db])  # a listed brand plus a generic word
+    assert held.exit_code == 4 and "needs a reviewer" in held.stderr
+    key = held.stdout.strip().splitlines()[-1]
+    assert not _keys_work(db, key)
+    assert runner.invoke(cli, ["tenants", "activate", "Dahua Bank", "--db", db]).exit_code == 0
+    assert _keys_work(db, key)
+    again = runner.invoke(cli, ["tenants", "activate", "Dahua Bank", "--db", db])
+    assert again.exit_code == 2 and "only a tenant held for review" in again.stderr

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from redline.cli.common import EXIT_INPUT, EXIT_POLICY, dumps, fail, jsonl_items, open_input
+from redline.cli.ledger import db_option
 from redline.policy import PolicyError, load_policy
 from redline.policy.schema import Screening
 from redline.screen import ListFormatError, ListStore, OwnershipError, Screener, ScreenError, parse_owners, read_lists, rescreen
 from redline.store import StoreError
 from redline.tenants import TenantError, TenantStore, rescreen_tenants
-
-DEFAULT_DB = "sqlite:///redline.db"
-
-db_option = click.option(
-    "--db",
-    default=lambda: os.environ.get("REDLINE_DB", DEFAULT_DB),
-    show_default="$REDLINE_DB or sqlite:///redline.db",
-    help="Database URL.",
-)
 
 
 def screening_settings(policy_path: str | None) -> Screening:

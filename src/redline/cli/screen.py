@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from redline.cli.common import EXIT_INPUT, LineError, count_lines, dumps, fail, jsonl_items, open_input, progress_bar
-from redline.cli.lists import db_option, open_screener
+from redline.cli.ledger import db_option
+from redline.cli.lists import open_screener
 from redline.screen import OwnershipError, Screener, ScreenError, parse_owners
 
 

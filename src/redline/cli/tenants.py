@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -12,7 +13,7 @@ from redline.cli.ledger import db_option
 from redline.policy import PolicyError, load_policy
 from redline.screen import OwnershipError, ScreenError
 from redline.store import StoreError
-from redline.tenants import TenantError, TenantStore, onboard, tenant_screener
+from redline.tenants import Tenant, TenantError, TenantStore, onboard, tenant_screener
 
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
@@ -85,17 +86,7 @@ def add(name: str, db: str, authorities: tuple[str, ...], owners: str | None, un
 @db_option
 def activate(name: str, db: str) -> None:
     """A reviewer's decision: let tenant NAME (held for review by screening) use its key."""
-    with open_store(db) as store:
-        try:
-            tenant = store.get(name)
-            if tenant is None:
-                raise TenantError(f"no tenant {name!r}")
-            if tenant.status != "review":
-                raise TenantError(f"tenant {name!r} is {tenant.status}; only a tenant held for review can be activated")
-            store.set_status(name, "active")
-        except (TenantError, StoreError) as e:
-            fail(str(e), EXIT_USAGE)
-    click.echo(f"tenant {name} activated")
+    _change_status(db, name, TenantStore.activate, "activated")
 
 
 @tenants.command("list")
@@ -118,10 +109,14 @@ def list_command(db: str, as_json: bool) -> None:
 @db_option
 def revoke(name: str, db: str) -> None:
     """Revoke tenant NAME: its key stops working (within the gateway's few-second cache)."""
+    _change_status(db, name, TenantStore.revoke, "revoked")
+
+
+def _change_status(db: str, name: str, change: Callable[[TenantStore, str], Tenant], done: str) -> None:
     with open_store(db) as store:
         try:
-            tenant = store.revoke(name)
+            tenant = change(store, name)
         except (TenantError, StoreError) as e:
             fail(str(e), EXIT_USAGE)
             return
-    click.echo(f"tenant {tenant.name} revoked")
+    click.echo(f"tenant {tenant.name} {done}")

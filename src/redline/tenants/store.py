@@ -171,6 +171,15 @@ class TenantStore:
         assert tenant is not None
         return tenant
 
+    def activate(self, name: str) -> Tenant:
+        """A reviewer's decision: a tenant held for review by screening may use its key."""
+        tenant = self.get(name)
+        if tenant is None:
+            raise TenantError(f"no tenant {name!r}")
+        if tenant.status != "review":
+            raise TenantError(f"tenant {name!r} is {tenant.status}; only a tenant held for review can be activated")
+        return self.set_status(name, "active")
+
     def revoke(self, name: str) -> Tenant:
         """Revoke a tenant: its key stops working at once (the gateway caches for seconds at most)."""
         return self.set_status(name, "revoked")
