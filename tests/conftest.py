@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from gateway_stubs import StubUpstream
 from redline.engine import Engine
 from redline.policy import Policy, load_policy
 
@@ -31,3 +34,12 @@ def pg_server() -> str:
     if proc.returncode != 0:
         pytest.fail(f"cannot start PostgreSQL for the ledger tests:\n{proc.stderr[-2000:]}")
     return proc.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def stubs() -> Iterator[dict[str, StubUpstream]]:
+    """Stub upstreams speaking each wire format (the gateway tests put redline in front of them)."""
+    s = {"openai": StubUpstream("openai").start(), "anthropic": StubUpstream("anthropic").start()}
+    yield s
+    for stub in s.values():
+        stub.close()

@@ -30,14 +30,6 @@ TOOLS_ANTHROPIC = [{"name": "get_weather", "description": "weather at a grid", "
 
 
 @pytest.fixture(scope="module")
-def stubs() -> Iterator[dict[str, StubUpstream]]:
-    s = {"openai": StubUpstream("openai").start(), "anthropic": StubUpstream("anthropic").start()}
-    yield s
-    for stub in s.values():
-        stub.close()
-
-
-@pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, stubs: dict[str, StubUpstream]) -> Iterator[ServedGateway]:
     config = {
         "upstreams": [{"name": "oa", "url": stubs["openai"].url}, {"name": "an", "url": stubs["anthropic"].url, "format": "anthropic"}],

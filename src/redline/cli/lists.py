@@ -107,8 +107,7 @@ def _rescreen_tenants(db: str, screener: Screener) -> None:
     """Every tenant of the same database is screened against the new lists; changes are printed."""
     try:
         with TenantStore.open(db) as tenants:
-            changes = rescreen_tenants(tenants, screener)
-            n = len(tenants.list())
+            n, changes = rescreen_tenants(tenants, screener)
     except (StoreError, TenantError, OwnershipError, ScreenError) as e:
         fail(f"the list was imported, but re-screening tenants failed: {e}", EXIT_INPUT)
         return

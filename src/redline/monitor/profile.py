@@ -182,7 +182,7 @@ class Profiler:
         for ident in identifiers:
             kinds[ident.kind] = kinds.get(ident.kind, 0) + 1
         subjects = tuple(self._subjects(identifiers))
-        if reviewed_only and not flagged and not named and len(subjects) > _PARTICULARIZED_MAX:
+        if reviewed_only and not named and len(subjects) > _PARTICULARIZED_MAX:
             return RequestProfile(False, categories, frozenset(), (), 0, False)
         return RequestProfile(
             surveillance=surveillance,

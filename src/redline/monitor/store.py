@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from contextlib import closing
 from typing import Any, Protocol
 
 import orjson
 
 from redline.monitor.alerts import Alert
 from redline.store import DatabaseURL, StoreError, parse_db_url
-from redline.store.connect import connect_postgres, connect_sqlite
+from redline.store.connect import connect_postgres, connect_sqlite, transaction
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS monitor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -126,18 +127,8 @@ class SqlStore:
             "INSERT INTO monitor_tenants (tenant, state, updated) VALUES (?, ?, ?) "
             "ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated = excluded.updated"
         )
-        with self._lock:
-            if self._pg:
-                with self._conn.transaction(), self._conn.cursor() as cur:
-                    cur.executemany(statement, rows)
-            else:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._conn.executemany(statement, rows)
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
+        with self._lock, transaction(self._conn), closing(self._conn.cursor()) as cur:
+            cur.executemany(statement, rows)
 
     def save_alert(self, alert: Alert) -> None:
         self._exec(

@@ -8,8 +8,6 @@ transaction: all of it lands, or none.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +17,7 @@ import orjson
 from redline.screen.lists import ParsedList
 from redline.screen.model import ListEntry, ScreenDecision
 from redline.store import DatabaseURL, StoreError, parse_db_url
-from redline.store.connect import connect_postgres, connect_sqlite
+from redline.store.connect import connect_postgres, connect_sqlite, transaction
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS screen_list_versions (
@@ -63,7 +61,7 @@ class ListStore:
         self.url = db_url if isinstance(db_url, DatabaseURL) else parse_db_url(db_url)
         self._pg = self.url.scheme == "postgresql"
         self.conn: Any = connect_postgres(self.url) if self._pg else connect_sqlite(self.url)
-        with self._tx():
+        with transaction(self.conn):
             for stmt in SCHEMA:
                 self._exec(stmt)
 
@@ -87,27 +85,13 @@ class ListStore:
                 raise
             raise StoreError(f"database error on {self.url}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
 
-    @contextmanager
-    def _tx(self) -> Iterator[None]:
-        if self._pg:
-            with self.conn.transaction():
-                yield
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-
     def import_list(self, parsed: ParsedList, *, fail_after: int | None = None) -> tuple[ListVersion, bool]:
         """Store a parsed list as its next version, in one transaction. Returns the version and
         whether it is new (an identical re-import keeps the current version).
 
         `fail_after` is for tests: raise after writing that many entries, to prove the rollback.
         """
-        with self._tx():
+        with transaction(self.conn):
             if self._pg:  # serialize concurrent imports of one list
                 self._exec("SELECT pg_advisory_xact_lock(hashtext(?))", (parsed.name,))
             row = self._exec(
@@ -162,7 +146,7 @@ class ListStore:
 
     def record_decision(self, subject_id: str, decision: ScreenDecision, list_versions: dict[str, int]) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._tx():
+        with transaction(self.conn):
             self._exec(
                 "INSERT INTO screen_subjects (subject_id, decision, screened_at, list_versions) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (subject_id) DO UPDATE SET decision = excluded.decision, screened_at = excluded.screened_at, "

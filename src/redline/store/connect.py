@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from redline.store.url import DatabaseURL, StoreError
 
@@ -47,3 +49,21 @@ def connect_postgres(url: DatabaseURL) -> psycopg.Connection[tuple[object, ...]]
     except psycopg.Error as e:
         # Name the server by its redacted URL: the conninfo may carry a password.
         raise StoreError(f"cannot connect to {url}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+
+
+@contextmanager
+def transaction(conn: Any, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+    """One transaction on a connection opened here (both are autocommit): psycopg's own block on
+    PostgreSQL; on SQLite `begin` (`BEGIN IMMEDIATE` takes the write lock up front, plain `BEGIN`
+    reads one WAL snapshot), rolled back on any error."""
+    if not isinstance(conn, sqlite3.Connection):
+        with conn.transaction():
+            yield
+        return
+    conn.execute(begin)
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -81,18 +81,18 @@ class StatusChange:
     result: ScreenResult
 
 
-def rescreen_tenants(store: TenantStore, screener: Screener) -> list[StatusChange]:
+def rescreen_tenants(store: TenantStore, screener: Screener) -> tuple[int, list[StatusChange]]:
     """Screen every active or under-review tenant again (after a list import). A tenant the new
     list refuses is refused at once; one it sends to review stops authenticating until a reviewer
-    activates it. A clear result never re-activates a tenant: that stays a human decision."""
+    activates it. A clear result never re-activates a tenant: that stays a human decision.
+    Returns how many tenants were screened, and the changes."""
     changes: list[StatusChange] = []
-    for tenant in store.list():
-        if tenant.status not in ("active", "review"):
-            continue
+    screened = [t for t in store.list() if t.status in ("active", "review")]
+    for tenant in screened:
         result = screen_tenant(screener, tenant.name, tenant.profile)
         new = _STATUS[result.decision]
         if new == "active" or new == tenant.status:
             continue
         store.set_status(tenant.name, new, screening=screening_summary(result))
         changes.append(StatusChange(tenant.name, tenant.status, new, result))
-    return changes
+    return len(screened), changes

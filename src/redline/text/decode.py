@@ -236,9 +236,10 @@ def _decode_hex(token: str) -> str | None:
         return None
 
 
-def _rot13_payloads(text: str) -> list[Payload]:
+def _rot13_payloads(text: str, raw: bytes) -> list[Payload]:
+    """`raw` is `text` in UTF-8 (surrogates passed through), for the RE2 pre-check."""
     found: list[Payload] = []
-    if _ROT13_HINT.search(text.encode("utf-8", "surrogatepass")) is None:
+    if _ROT13_HINT.search(raw) is None:
         return found
     offset = 0
     for line in text.split("\n"):
@@ -259,7 +260,8 @@ def find_payloads(text: str, depth: int = 2) -> list[Payload]:
     if depth <= 0 or len(text) < _MIN_PAYLOAD_CHARS:
         return []
     payloads: list[Payload] = []
-    candidates = _CANDIDATE.search(text.encode("utf-8", "surrogatepass")) is not None
+    raw = text.encode("utf-8", "surrogatepass")  # RE2 reads bytes; raw text may hold lone surrogates
+    candidates = _CANDIDATE.search(raw) is not None
     for m in _BASE64.finditer(text) if candidates else ():
         token = m.group(0)
         # Plain long words and identifiers match the alphabet; real base64 mixes case or digits.
@@ -272,6 +274,6 @@ def find_payloads(text: str, depth: int = 2) -> list[Payload]:
         decoded = _decode_hex(m.group(0))
         if decoded is not None:
             payloads.append(Payload("hex", m.start(), m.end(), decoded))
-    payloads.extend(_rot13_payloads(text))
+    payloads.extend(_rot13_payloads(text, raw))
     nested = [Payload(f"{p.encoding}+{q.encoding}", p.start, p.end, q.text) for p in payloads for q in find_payloads(p.text, depth - 1)]
     return payloads + nested

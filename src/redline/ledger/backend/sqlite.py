@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from redline.ledger.backend import base
 from redline.ledger.backend.base import Head, StoredRow, StoredText
 from redline.store import DatabaseURL
-from redline.store.connect import connect_sqlite
+from redline.store.connect import connect_sqlite, transaction
 
 
 class _Tx:
@@ -55,30 +55,20 @@ class SqliteBackend:
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
         self.conn = connect_sqlite(url)
-        with self._transaction("BEGIN IMMEDIATE"):
+        with transaction(self.conn):
             for stmt in base.schema("BLOB", "INTEGER", "REAL"):
                 self.conn.execute(stmt)
             self.conn.execute(base.HEAD_INIT, base.HEAD_INIT_PARAMS)
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[None]:
-        self.conn.execute(begin)
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-
-    @contextmanager
     def write(self) -> Iterator[_Tx]:
-        with self._transaction("BEGIN IMMEDIATE"):
+        with transaction(self.conn):
             yield _Tx(self.conn)
 
     @contextmanager
     def read(self) -> Iterator[_Tx]:
         # A deferred transaction is one WAL snapshot: concurrent appends do not show up half-way.
-        with self._transaction("BEGIN"):
+        with transaction(self.conn, "BEGIN"):
             yield _Tx(self.conn)
 
     def init_meta(self, key: str, value: str) -> str:
