@@ -47,8 +47,9 @@ def series(state: Mapping[str, Any] | None, category_names: Sequence[str]) -> Se
     return Series(points, names)
 
 
-def _hhmm(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%m-%d %H:%M")
+def _hhmm(ts: float, span: float = 86_400.0) -> str:
+    """A time label: to the second when the whole chart spans less than an hour."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S" if span < 3600 else "%m-%d %H:%M")
 
 
 def render(data: Series, alerts: Sequence[tuple[float, str]], title: str) -> Markup:
@@ -91,7 +92,7 @@ def render(data: Series, alerts: Sequence[tuple[float, str]], title: str) -> Mar
         parts.append(f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11">{v}</text>')
         parts.append(f'<line x1="{LEFT}" y1="{y(v):.1f}" x2="{LEFT + plot_w}" y2="{y(v):.1f}" stroke="#ddd"/>')
     for t in (t0, t0 + span / 2, t1):
-        parts.append(f'<text x="{x(t):.1f}" y="{HEIGHT - 14}" text-anchor="middle" font-size="11">{_hhmm(t)}</text>')
+        parts.append(f'<text x="{x(t):.1f}" y="{HEIGHT - 14}" text-anchor="middle" font-size="11">{_hhmm(t, span)} UTC</text>')
     for t, rule in alerts:
         parts.append(
             f'<line x1="{x(t):.1f}" y1="{TOP}" x2="{x(t):.1f}" y2="{TOP + plot_h}" stroke="{ALERT_COLOR}" stroke-dasharray="4 3">'
