@@ -15,7 +15,9 @@ def login(client: Any, name: str, password: str = PASSWORD) -> Any:
     page = client.get("/console/login")
     token = LOGIN_TOKEN.search(page.text)
     assert token is not None, page.text
-    return client.post("/console/login", data={"login_token": token.group(1), "username": name, "password": password}, follow_redirects=False)
+    return client.post(
+        "/console/login", data={"login_token": token.group(1), "username": name, "password": password}, follow_redirects=False
+    )
 
 
 def csrf_of(client: Any, path: str) -> str:

@@ -20,8 +20,7 @@ from starlette.testclient import TestClient
 
 from console_helpers import PASSWORD, csrf_of, login
 from redline.cli import cli
-from redline.console import UserStore, open_console
-from redline.console import accounts
+from redline.console import UserStore, accounts, open_console
 from redline.decide import Decision
 from redline.gate import Gate, GateStore, authorize
 from redline.gate.authorization import b64
@@ -59,7 +58,13 @@ class Env:
 
 def _decision(policy: Policy, excerpt: str) -> Decision:
     return Decision(
-        "block", "mass_domestic_surveillance", {}, "mds.bulk", policy.version, evidence=[{"signal": "bulk", "text": excerpt}], signals=["bulk"]
+        "block",
+        "mass_domestic_surveillance",
+        {},
+        "mds.bulk",
+        policy.version,
+        evidence=[{"signal": "bulk", "text": excerpt}],
+        signals=["bulk"],
     )
 
 
@@ -108,7 +113,9 @@ def _paths(app: Starlette, env: Env) -> list[tuple[str, str]]:
     out = []
     for route in mount.routes:
         assert isinstance(route, Route)
-        path = "/console" + route.path.replace("{hold_id:int}", "101").replace("{nonce}", env.challenge["nonce"]).replace("{name}", "console.css")
+        path = "/console" + route.path.replace("{hold_id:int}", "101").replace("{nonce}", env.challenge["nonce"]).replace(
+            "{name}", "console.css"
+        )
         for method in route.methods or ():
             if method != "HEAD":
                 out.append((method, path))
@@ -231,7 +238,9 @@ def test_only_reviewers_decide_and_only_approvers_sign(env: Env) -> None:
         client = env.client()
         login(client, user)
         token = csrf_of(client, "/console/approvals")
-        r = client.post(f"/console/approvals/{env.challenge['nonce']}", data={"csrf": token, "mode": "paste", "authorization": json.dumps(auth)})
+        r = client.post(
+            f"/console/approvals/{env.challenge['nonce']}", data={"csrf": token, "mode": "paste", "authorization": json.dumps(auth)}
+        )
         assert r.status_code == 403, user
     assert env.reviews.challenge(env.challenge["nonce"]).signed_by == ()  # type: ignore[union-attr]
     client = env.client()
@@ -286,7 +295,9 @@ def test_browser_signature_over_the_page_message_is_accepted(env: Env) -> None:
     signed_at = re.search(r'name="signed_at" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
     token = csrf_of(client, "/console/approvals")
     url = f"/console/approvals/{env.challenge['nonce']}"
-    bad = client.post(url, data={"csrf": token, "mode": "webcrypto", "signed_at": signed_at, "signature": b64(SigningKey.generate().sign(message))})
+    bad = client.post(
+        url, data={"csrf": token, "mode": "webcrypto", "signed_at": signed_at, "signature": b64(SigningKey.generate().sign(message))}
+    )
     assert bad.status_code == 400 and "bad signature" in bad.text
     good = client.post(url, data={"csrf": token, "mode": "webcrypto", "signed_at": signed_at, "signature": b64(env.op_key.sign(message))})
     assert good.status_code == 200 and "Signature verified" in good.text
@@ -366,11 +377,19 @@ def test_tenants_and_operators_pages(env: Env) -> None:
 def test_users_cli_add_list_disable(env: Env, tmp_path: Path) -> None:
     key = str(tmp_path / "ledger.key")
     runner = CliRunner()
-    r = runner.invoke(cli, ["users", "add", "ops1", "--role", "auditor", "--password-stdin", "--db", env.db, "--key", key], input="a-long-enough-password\n")
+    r = runner.invoke(
+        cli,
+        ["users", "add", "ops1", "--role", "auditor", "--password-stdin", "--db", env.db, "--key", key],
+        input="a-long-enough-password\n",
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["users", "add", "ops2", "--role", "auditor", "--password-stdin", "--db", env.db, "--key", key], input="short\n")
     assert r.exit_code == 2 and "at least 12" in r.output
-    r = runner.invoke(cli, ["users", "add", "ops1", "--role", "auditor", "--password-stdin", "--db", env.db, "--key", key], input="a-long-enough-password\n")
+    r = runner.invoke(
+        cli,
+        ["users", "add", "ops1", "--role", "auditor", "--password-stdin", "--db", env.db, "--key", key],
+        input="a-long-enough-password\n",
+    )
     assert r.exit_code == 2 and "already exists" in r.output
     r = runner.invoke(cli, ["users", "add", "x", "--role", "boss", "--password-stdin", "--db", env.db], input="a-long-enough-password\n")
     assert r.exit_code == 2

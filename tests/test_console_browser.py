@@ -39,7 +39,11 @@ TOOLS: Any = [
     {"type": "function", "function": {"name": "get_track", "description": "read a track's position", "parameters": {"type": "object"}}},
     {
         "type": "function",
-        "function": {"name": "release_weapon", "description": "release a munition on the commander's target", "parameters": {"type": "object"}},
+        "function": {
+            "name": "release_weapon",
+            "description": "release a munition on the commander's target",
+            "parameters": {"type": "object"},
+        },
     },
 ]
 CHROMIUM_FLAGS = [
@@ -76,7 +80,19 @@ def gw(tmp_path_factory: pytest.TempPathFactory, stub: StubUpstream) -> Iterator
     keys = work / "operator"
     for args in (
         ["keygen", "--operator", OPERATOR, "--out", str(keys)],
-        ["operators", "add", OPERATOR, "--public-key", str(keys / f"{OPERATOR}.pub"), "--role", ROLE, "--db", db, "--key", str(work / "ledger.key")],
+        [
+            "operators",
+            "add",
+            OPERATOR,
+            "--public-key",
+            str(keys / f"{OPERATOR}.pub"),
+            "--role",
+            ROLE,
+            "--db",
+            db,
+            "--key",
+            str(work / "ledger.key"),
+        ],
     ):
         out = CliRunner().invoke(cli, args, catch_exceptions=False)
         assert out.exit_code == 0, out.output
@@ -169,7 +185,9 @@ def test_reviewer_releases_a_blocked_request_and_the_retry_goes_through_once(pag
         client(gw).chat.completions.create(model="gpt-x", messages=ask, extra_headers={"x-redline-review-id": str(review_id)})
     # another tenant cannot redeem it
     with pytest.raises(openai.PermissionDeniedError):
-        client(gw, "lookup-cell").chat.completions.create(model="gpt-x", messages=ask, extra_headers={"x-redline-review-id": str(review_id)})
+        client(gw, "lookup-cell").chat.completions.create(
+            model="gpt-x", messages=ask, extra_headers={"x-redline-review-id": str(review_id)}
+        )
     page.get_by_role("link", name="released").click()
     expect(page.get_by_role("region", name=f"Review {review_id}")).to_contain_text("retried and let through")
     released = [e["payload"] for e in console_events(gw) if e["payload"].get("event") == "review_released"]
@@ -182,7 +200,10 @@ def test_approver_signs_a_held_lethal_call_in_the_browser_and_it_runs_once(page:
     r = oa.chat.completions.create(model="gpt-x", messages=messages, tools=TOOLS)
     call = r.choices[0].message.tool_calls[0]  # type: ignore[index]
     assert call.function.name == "get_track"  # type: ignore[union-attr]
-    messages += [r.choices[0].message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": "T-0042 at grid 1234"}]
+    messages += [
+        r.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "T-0042 at grid 1234"},
+    ]
     with pytest.raises(openai.PermissionDeniedError) as held:
         oa.chat.completions.create(model="gpt-x", messages=messages, tools=TOOLS)
     body = held.value.response.json()

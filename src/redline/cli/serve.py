@@ -157,7 +157,13 @@ def serve(
 
 
 def _open_console(
-    engine: Engine, url: DatabaseURL, key: SigningKey, config: GatewayConfig, tenants: TenantStore, gate: Gate | None, monitor: Monitor | None
+    engine: Engine,
+    url: DatabaseURL,
+    key: SigningKey,
+    config: GatewayConfig,
+    tenants: TenantStore,
+    gate: Gate | None,
+    monitor: Monitor | None,
 ) -> tuple[ReviewHook, Console]:
     """The review queue the gateway fills and the console (under /console) that answers it."""
     review_store = ReviewStore(url)

@@ -139,11 +139,11 @@ class UserStore:
         return user
 
     def get(self, name: str) -> User | None:
-        row = self.db.run(f"{_SELECT} WHERE name = ?", (name,)).one()  # noqa: S608 - fixed clause
+        row = self.db.run(f"{_SELECT} WHERE name = ?", (name,)).one()
         return None if row is None else _user(row)
 
     def list(self) -> list[User]:
-        return [_user(r) for r in self.db.run(f"{_SELECT} ORDER BY name").rows]  # noqa: S608 - fixed clause
+        return [_user(r) for r in self.db.run(f"{_SELECT} ORDER BY name").rows]
 
     def disable(self, name: str) -> User:
         cur = self.db.run("UPDATE console_users SET disabled_at = ? WHERE name = ? AND disabled_at IS NULL", (time.time(), name))
@@ -155,7 +155,7 @@ class UserStore:
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The active user with this name and password, else None (same cost either way)."""
-        row = self.db.run(f"{_SELECT} WHERE name = ?", (name,)).one() if len(name) <= 64 else None  # noqa: S608
+        row = self.db.run(f"{_SELECT} WHERE name = ?", (name,)).one() if len(name) <= 64 else None
         ok = check_password(password[:MAX_PASSWORD], str(row[4]) if row is not None else _dummy())
         if row is None or not ok:
             return None

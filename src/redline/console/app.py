@@ -50,11 +50,11 @@ class Caller:
 Handler = Callable[[Request, Caller], Awaitable[Response]]
 
 
-class Forbidden(Exception):
+class ForbiddenError(Exception):
     """The caller's role (or tenant binding) does not allow this."""
 
 
-class BadRequest(Exception):
+class BadRequestError(Exception):
     """A request the console cannot act on; the message is shown to the user."""
 
 
@@ -73,7 +73,7 @@ class Shell:
 
     # -- rendering -------------------------------------------------------------------------------
 
-    def render(self, request: Request, template: str, caller: Caller | None, status: int = 200, **context: Any) -> HTMLResponse:
+    def render(self, request: Request, template: str, caller: Caller | None, status: int = 200, **context: Any) -> Response:
         nav = [(path, label) for path, label, roles in self.nav if caller is not None and caller.user.role in roles]
         html = self.templates.get_template(template).render(
             base=PREFIX, caller=caller, nav=nav, path=request.url.path, csrf=caller.session.csrf if caller else "", **context
@@ -100,7 +100,9 @@ class Shell:
             return None
         return Caller(user, session)
 
-    def page(self, handler: Handler, roles: Collection[Role] = ALL_ROLES, post_roles: Collection[Role] | None = None) -> Callable[[Request], Awaitable[Response]]:
+    def page(
+        self, handler: Handler, roles: Collection[Role] = ALL_ROLES, post_roles: Collection[Role] | None = None
+    ) -> Callable[[Request], Awaitable[Response]]:
         """A route that needs a session; GET for `roles`, POST (with a valid CSRF token) for `post_roles`."""
         post_roles = roles if post_roles is None else post_roles
 
@@ -113,16 +115,22 @@ class Shell:
             allowed = post_roles if request.method == "POST" else roles
             try:
                 if caller.user.role not in allowed:
-                    raise Forbidden(f"the {caller.user.role} role cannot do this")
+                    raise ForbiddenError(f"the {caller.user.role} role cannot do this")
                 if request.method == "POST":
                     form = await self.form(request)
                     if not caller.session.csrf_ok(_field(form, "csrf")):
-                        return self.render(request, "error.html", caller, 403, message="The form expired or did not come from this console (CSRF check failed). Reload the page and try again.")
+                        return self.render(
+                            request,
+                            "error.html",
+                            caller,
+                            403,
+                            message="The form expired or did not come from this console (CSRF check failed). Reload the page and try again.",
+                        )
                     request.state.form = form
                 return await handler(request, caller)
-            except Forbidden as e:
+            except ForbiddenError as e:
                 return self.render(request, "error.html", caller, 403, message=f"Not allowed: {e}.")
-            except BadRequest as e:
+            except BadRequestError as e:
                 return self.render(request, "error.html", caller, 400, message=str(e))
 
         return endpoint
@@ -131,7 +139,7 @@ class Shell:
     async def form(request: Request) -> FormData:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-            raise BadRequest("the form is too large")
+            raise BadRequestError("the form is too large")
         return await request.form(max_files=0, max_fields=50)
 
     # -- login / logout --------------------------------------------------------------------------
@@ -150,7 +158,7 @@ class Shell:
     async def login(self, request: Request) -> Response:
         try:
             form = await self.form(request)
-        except BadRequest:
+        except BadRequestError:
             return self._login_form(request, 400, "The form is too large.")
         sent, expected = _field(form, "login_token"), request.cookies.get(LOGIN_COOKIE)
         if not sent or not expected or not secrets.compare_digest(sent.encode(), expected.encode()):

@@ -79,7 +79,7 @@ class SessionStore:
         row = self.db.run("SELECT username, csrf, created_at, last_seen FROM console_sessions WHERE token_sha256 = ?", (key,)).one()
         if row is None:
             return None
-        session = Session(str(row[0]), str(row[1]), float(row[2]), float(row[3]))  # type: ignore[arg-type]
+        session = Session(str(row[0]), str(row[1]), float(row[2]), float(row[3]))
         if now - session.created_at > MAX_AGE_S or now - session.last_seen > IDLE_S:
             self.db.run("DELETE FROM console_sessions WHERE token_sha256 = ?", (key,))
             return None

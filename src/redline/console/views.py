@@ -31,7 +31,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from redline.console import chart
-from redline.console.app import PREFIX, BadRequest, Caller, Forbidden, Shell, field
+from redline.console.accounts import Role
+from redline.console.app import PREFIX, BadRequestError, Caller, ForbiddenError, Shell, field
 from redline.gate import GateError, GateStore, ToolRegistry, Verifier
 from redline.gate.authorization import AUTHORIZATION_TYPE, signed_message
 from redline.ledger import Ledger, LedgerError
@@ -44,6 +45,8 @@ from redline.store import StoreError
 from redline.tenants import TenantStore
 
 SIGNED_AT_SKEW_S = 600
+REVIEWERS: tuple[Role, ...] = ("reviewer",)  # release or uphold held requests
+APPROVERS: tuple[Role, ...] = ("approver",)  # sign lethal-call authorizations
 NOTES = {
     "released": "Released. The client's retry with this review id is let through once.",
     "upheld": "Upheld. The request stays refused.",
@@ -104,9 +107,9 @@ class Views:
         return [
             Route("/", s.page(self.home), methods=["GET"]),
             Route("/queue", s.page(self.queue, ("reviewer", "auditor", "admin")), methods=["GET"]),
-            Route("/queue/{hold_id:int}", s.page(self.decide, ("reviewer", "auditor", "admin"), ("reviewer",)), methods=["POST"]),
+            Route("/queue/{hold_id:int}", s.page(self.decide, ("reviewer", "auditor", "admin"), REVIEWERS), methods=["POST"]),
             Route("/approvals", s.page(self.approvals, ("approver", "reviewer", "auditor", "admin")), methods=["GET"]),
-            Route("/approvals/{nonce}", s.page(self.sign, ("approver", "reviewer", "auditor", "admin"), ("approver",)), methods=["POST"]),
+            Route("/approvals/{nonce}", s.page(self.sign, ("approver", "reviewer", "auditor", "admin"), APPROVERS), methods=["POST"]),
             Route("/alerts", s.page(self.alerts), methods=["GET"]),
             Route("/ledger", s.page(self.ledger_page), methods=["GET"]),
             Route("/ledger/verify", s.page(self.verify, post_roles=("auditor", "admin")), methods=["POST"]),
@@ -142,18 +145,25 @@ class Views:
         action, reason = field(form, "action"), (field(form, "reason") or "").strip()
         hold_id = int(request.path_params["hold_id"])
         if action not in ("release", "uphold"):
-            raise BadRequest("choose Release or Uphold")
+            raise BadRequestError("choose Release or Uphold")
         if not reason:
             return await self.queue(request, caller, error=f"Review {hold_id}: a reason is required to {action}.", status_code=400)
         if len(reason) > 2000:
-            raise BadRequest("the reason is longer than 2,000 characters")
+            raise BadRequestError("the reason is longer than 2,000 characters")
         try:
             hold = await asyncio.to_thread(self.reviews.decide, hold_id, action, caller.user.name, reason, caller.user.tenant)  # type: ignore[arg-type]
         except ReviewError as e:
             return await self.queue(request, caller, error=f"Review {hold_id}: {e}.", status_code=409)
         await self.shell.audit.record(
-            f"review_{hold.status}", caller.user.name, caller.user.role, hold.tenant, review_id=hold.id, reason=reason,
-            decision=hold.body.get("decision"), rule=hold.body.get("rule"), request_hash=hold.request_hash,
+            f"review_{hold.status}",
+            caller.user.name,
+            caller.user.role,
+            hold.tenant,
+            review_id=hold.id,
+            reason=reason,
+            decision=hold.body.get("decision"),
+            rule=hold.body.get("rule"),
+            request_hash=hold.request_hash,
         )
         return self.shell.headers(RedirectResponse(f"{PREFIX}/queue?ok={hold.status}", 303))
 
@@ -203,24 +213,30 @@ class Views:
         form = request.state.form
         nonce = request.path_params["nonce"]
         if self.verifier is None or self.gate_store is None:
-            raise BadRequest("the gate is not available: nothing can be authorized")
+            raise BadRequestError("the gate is not available: nothing can be authorized")
         if not caller.user.operator:
-            raise Forbidden("your account is not linked to a registered operator key")
+            raise ForbiddenError("your account is not linked to a registered operator key")
         pending = await asyncio.to_thread(self.reviews.challenge, nonce)
         if pending is None or not caller.user.sees(pending.tenant):
-            raise BadRequest("no such authorization request")
+            raise BadRequestError("no such authorization request")
         op = self.gate_store.operator(caller.user.operator)
         if op is None or not op.active:
-            raise Forbidden(f"operator {caller.user.operator} is not registered or has been revoked")
+            raise ForbiddenError(f"operator {caller.user.operator} is not registered or has been revoked")
         try:
             auth = _submitted(form, pending, op.id, op.key_id, time.time())
-        except BadRequest as e:
+        except BadRequestError as e:
             return await self.approvals(request, caller, error=str(e), status_code=400)
         outcome = await asyncio.to_thread(self.verifier.preflight, [auth], time.time())
         if not outcome.ok:
             await self.shell.audit.record(
-                "authorization_rejected", caller.user.name, caller.user.role, pending.tenant, operator=op.id, reason=outcome.reason,
-                nonce_sha256=_sha(nonce), tool=pending.tool,
+                "authorization_rejected",
+                caller.user.name,
+                caller.user.role,
+                pending.tenant,
+                operator=op.id,
+                reason=outcome.reason,
+                nonce_sha256=_sha(nonce),
+                tool=pending.tool,
             )
             return await self.approvals(request, caller, error=f"The authorization was not accepted: {outcome.reason}.", status_code=400)
         try:
@@ -228,8 +244,16 @@ class Views:
         except ReviewError as e:
             return await self.approvals(request, caller, error=f"{e}.", status_code=409)
         await self.shell.audit.record(
-            "authorization_signed", caller.user.name, caller.user.role, pending.tenant, operator=op.id, key_id=op.key_id,
-            nonce_sha256=_sha(nonce), tool=pending.tool, args_sha256=pending.challenge.get("args_sha256"), hold_id=pending.hold_id,
+            "authorization_signed",
+            caller.user.name,
+            caller.user.role,
+            pending.tenant,
+            operator=op.id,
+            key_id=op.key_id,
+            nonce_sha256=_sha(nonce),
+            tool=pending.tool,
+            args_sha256=pending.challenge.get("args_sha256"),
+            hold_id=pending.hold_id,
         )
         return self.shell.headers(RedirectResponse(f"{PREFIX}/approvals?ok=signed", 303))
 
@@ -252,7 +276,9 @@ class Views:
                 data = chart.series(store.load_tenant(tenant), list(names))
                 if not mine and not data.points:
                     continue
-                svg = chart.render(data, [(a.raised_at, a.rule) for a in mine], f"Tenant {tenant}: distinct subjects and data categories over time")
+                svg = chart.render(
+                    data, [(a.raised_at, a.rule) for a in mine], f"Tenant {tenant}: distinct subjects and data categories over time"
+                )
                 out.append({"name": tenant, "alerts": mine, "chart": svg, "series": data})
             return out
 
@@ -268,15 +294,28 @@ class Views:
     async def ledger_page(self, request: Request, caller: Caller, **extra: Any) -> Response:
         size, checkpoint = await asyncio.to_thread(lambda: (self.ledger.size(), self.ledger.latest_checkpoint()))
         return self.shell.render(
-            request, "ledger.html", caller, extra.pop("status_code", 200), size=size, checkpoint=checkpoint,
-            can_verify=caller.user.role in ("auditor", "admin"), can_prove=caller.user.role in ("reviewer", "auditor", "admin"), **extra
+            request,
+            "ledger.html",
+            caller,
+            extra.pop("status_code", 200),
+            size=size,
+            checkpoint=checkpoint,
+            can_verify=caller.user.role in ("auditor", "admin"),
+            can_prove=caller.user.role in ("reviewer", "auditor", "admin"),
+            **extra,
         )
 
     async def verify(self, request: Request, caller: Caller) -> Response:
         report = await asyncio.to_thread(self.ledger.verify)
         await self.shell.audit.record(
-            "ledger_verified", caller.user.name, caller.user.role, caller.user.tenant, ok=report.ok, records=report.size,
-            checkpoints=report.checkpoints, problem=None if report.problem is None else str(report.problem),
+            "ledger_verified",
+            caller.user.name,
+            caller.user.role,
+            caller.user.tenant,
+            ok=report.ok,
+            records=report.size,
+            checkpoints=report.checkpoints,
+            problem=None if report.problem is None else str(report.problem),
         )
         return await self.ledger_page(request, caller, report=report)
 
@@ -295,8 +334,12 @@ class Views:
         await self.shell.audit.record("ledger_proof", caller.user.name, caller.user.role, caller.user.tenant, record=seq)
         checkpoint_ok = proof.checkpoint is not None and proof.checkpoint.root == proof.root
         return await self.ledger_page(
-            request, caller, proof=proof, proof_body=orjson.dumps(body, option=orjson.OPT_INDENT_2).decode(),
-            proof_ok=proof.verify(), checkpoint_ok=checkpoint_ok,
+            request,
+            caller,
+            proof=proof,
+            proof_body=orjson.dumps(body, option=orjson.OPT_INDENT_2).decode(),
+            proof_ok=proof.verify(),
+            checkpoint_ok=checkpoint_ok,
         )
 
     # -- tenants, screening, operators -----------------------------------------------------------
@@ -310,14 +353,14 @@ class Views:
         try:
             tenants, versions = await asyncio.to_thread(load)
         except StoreError as e:
-            raise BadRequest(f"the tenant store cannot be read: {e}") from None
+            raise BadRequestError(f"the tenant store cannot be read: {e}") from None
         return self.shell.render(request, "tenants.html", caller, tenants=tenants, versions=versions, iso=iso)
 
     async def operators(self, request: Request, caller: Caller) -> Response:
         try:
             ops = await asyncio.to_thread(self.gate_store.operators) if self.gate_store is not None else []
         except GateError as e:
-            raise BadRequest(str(e)) from None
+            raise BadRequestError(str(e)) from None
         return self.shell.render(request, "operators.html", caller, operators=ops, iso=iso, available=self.gate_store is not None)
 
 
@@ -332,25 +375,25 @@ def _submitted(form: Any, pending: PendingChallenge, operator: str, key_id: str,
     if mode == "webcrypto":
         signature, signed_at = field(form, "signature") or "", field(form, "signed_at") or ""
         if not signature:
-            raise BadRequest("no signature arrived (choose your key file and press Sign; the browser must support Ed25519)")
+            raise BadRequestError("no signature arrived (choose your key file and press Sign; the browser must support Ed25519)")
         if not signed_at.isdigit() or abs(int(signed_at) - now) > SIGNED_AT_SKEW_S:
-            raise BadRequest("the signing time is missing or too far from now: reload the page and sign again")
+            raise BadRequestError("the signing time is missing or too far from now: reload the page and sign again")
         return {**_authorization(pending.challenge, operator, key_id, int(signed_at)), "signature": signature}
     if mode == "paste":
         text = (field(form, "authorization") or "").strip()
         try:
             auth = orjson.loads(text)
         except orjson.JSONDecodeError:
-            raise BadRequest("the pasted authorization is not JSON (paste the whole output of redline authorize)") from None
+            raise BadRequestError("the pasted authorization is not JSON (paste the whole output of redline authorize)") from None
         if not isinstance(auth, dict):
-            raise BadRequest("the pasted authorization must be one JSON object")
+            raise BadRequestError("the pasted authorization must be one JSON object")
         if auth.get("operator") != operator:
-            raise BadRequest(f"the pasted authorization is signed by {auth.get('operator')!r}, not by your operator id {operator!r}")
+            raise BadRequestError(f"the pasted authorization is signed by {auth.get('operator')!r}, not by your operator id {operator!r}")
         challenge = auth.get("challenge")
         if not isinstance(challenge, dict) or challenge.get("nonce") != pending.nonce:
-            raise BadRequest("the pasted authorization signs a different challenge")
+            raise BadRequestError("the pasted authorization signs a different challenge")
         return auth
-    raise BadRequest("choose how to sign")
+    raise BadRequestError("choose how to sign")
 
 
 def _sha(text: str) -> str:

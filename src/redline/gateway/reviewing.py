@@ -48,7 +48,9 @@ class ReviewHook:
         self.hold_reviews = hold_reviews
         self.consumed = consumed
 
-    async def held(self, tenant: Tenant, request_id: str, stage: str, decision: Decision, ledger_id: int, request: Any, details: Mapping[str, Any]) -> None:
+    async def held(
+        self, tenant: Tenant, request_id: str, stage: str, decision: Decision, ledger_id: int, request: Any, details: Mapping[str, Any]
+    ) -> None:
         if stage not in ("input", "tool_calls") or decision.decision == "allow":
             return
         if decision.decision == "review" and not self.hold_reviews and not details.get("approval_required"):
@@ -58,7 +60,9 @@ class ReviewHook:
         except Exception as e:  # the request is refused anyway; the ledger has its record
             log.error("review queue: cannot queue hold %d: %s", ledger_id, type(e).__name__)
 
-    def _held(self, tenant: str, request_id: str, stage: str, decision: Decision, ledger_id: int, request: Any, details: Mapping[str, Any]) -> None:
+    def _held(
+        self, tenant: str, request_id: str, stage: str, decision: Decision, ledger_id: int, request: Any, details: Mapping[str, Any]
+    ) -> None:
         if stage == "tool_calls":
             for call in details.get("approval_required") or ():
                 if isinstance(call.get("challenge"), dict):

@@ -11,6 +11,7 @@ arguments they sign), with the authorizations approvers signed for it in the con
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import time
 from collections.abc import Mapping, Sequence
@@ -109,7 +110,9 @@ def _hold(row: Sequence[Any]) -> Hold:
 def _challenge(row: Sequence[Any]) -> PendingChallenge:
     signed = tuple(s for s in (row[8] or "").split(",") if s)
     hold_id = None if row[3] is None else int(row[3])
-    return PendingChallenge(row[0], row[1], row[2], hold_id, float(row[4]), float(row[5]), orjson.loads(row[6]), tuple(orjson.loads(row[7])), signed)
+    return PendingChallenge(
+        row[0], row[1], row[2], hold_id, float(row[4]), float(row[5]), orjson.loads(row[6]), tuple(orjson.loads(row[7])), signed
+    )
 
 
 class ReviewStore:
@@ -136,22 +139,20 @@ class ReviewStore:
 
     def add_hold(self, hold_id: int, tenant: str, stage: str, request_hash: str, body: Mapping[str, Any], now: float | None = None) -> None:
         """Queue a held request under its ledger id (a second add of the same id is ignored)."""
-        try:
+        with contextlib.suppress(ConflictError):
             self.db.run(
                 "INSERT INTO review_holds (id, tenant, stage, created_at, request_hash, body, status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
                 (hold_id, tenant, stage, time.time() if now is None else now, request_hash, orjson.dumps(dict(body)).decode()),
             )
-        except ConflictError:
-            pass
 
     def hold(self, hold_id: int) -> Hold | None:
-        row = self.db.run(f"{_HOLD} WHERE id = ?", (hold_id,)).one()  # noqa: S608 - fixed clause
+        row = self.db.run(f"{_HOLD} WHERE id = ?", (hold_id,)).one()
         return None if row is None else _hold(row)
 
     def holds(self, tenant: str | None = None, status: HoldStatus | None = None, limit: int = 200) -> list[Hold]:
         """Newest first; `tenant` None means every tenant's."""
         where, params = _where(tenant=tenant, status=status)
-        rows = self.db.run(f"{_HOLD}{where} ORDER BY id DESC LIMIT {int(limit)}", params).rows  # noqa: S608 - fixed clauses
+        rows = self.db.run(f"{_HOLD}{where} ORDER BY id DESC LIMIT {int(limit)}", params).rows
         return [_hold(r) for r in rows]
 
     def decide(self, hold_id: int, action: Literal["release", "uphold"], reviewer: str, reason: str, tenant: str | None = None) -> Hold:
@@ -191,7 +192,7 @@ class ReviewStore:
     # -- lethal-call challenges ------------------------------------------------------------------
 
     def add_challenge(self, challenge: Mapping[str, Any], hold_id: int | None, now: float | None = None) -> None:
-        try:
+        with contextlib.suppress(ConflictError):
             self.db.run(
                 "INSERT INTO review_challenges (nonce, tenant, tool, args_sha256, hold_id, created_at, expires_at, challenge, authorizations) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]')",
@@ -206,11 +207,9 @@ class ReviewStore:
                     orjson.dumps(dict(challenge)).decode(),
                 ),
             )
-        except ConflictError:
-            pass
 
     def challenge(self, nonce: str) -> PendingChallenge | None:
-        row = self.db.run(f"{_CHALLENGE} WHERE nonce = ?", (nonce,)).one()  # noqa: S608 - fixed clause
+        row = self.db.run(f"{_CHALLENGE} WHERE nonce = ?", (nonce,)).one()
         return None if row is None else _challenge(row)
 
     def challenges(self, tenant: str | None = None, now: float | None = None, limit: int = 200) -> list[PendingChallenge]:
@@ -218,7 +217,7 @@ class ReviewStore:
         where, params = _where(tenant=tenant)
         where += (" AND" if where else " WHERE") + " expires_at > ?"
         rows = self.db.run(
-            f"{_CHALLENGE}{where} ORDER BY created_at DESC LIMIT {int(limit)}",  # noqa: S608 - fixed clauses
+            f"{_CHALLENGE}{where} ORDER BY created_at DESC LIMIT {int(limit)}",
             (*params, time.time() if now is None else now),
         ).rows
         return [_challenge(r) for r in rows]
@@ -246,7 +245,7 @@ class ReviewStore:
     def signed_for(self, tenant: str, tool: str, args_sha256: str, now: float | None = None) -> list[PendingChallenge]:
         """Unexpired challenges of this exact call with all their signatures (for the gateway)."""
         rows = self.db.run(
-            f"{_CHALLENGE} WHERE tenant = ? AND tool = ? AND args_sha256 = ? AND expires_at > ? AND signed_by IS NOT NULL",  # noqa: S608
+            f"{_CHALLENGE} WHERE tenant = ? AND tool = ? AND args_sha256 = ? AND expires_at > ? AND signed_by IS NOT NULL",
             (tenant, tool, args_sha256, time.time() if now is None else now),
         ).rows
         return [c for c in map(_challenge, rows) if c.signed]

@@ -4,6 +4,7 @@ review queue, console accounts and sessions); the table layout stays with each c
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -47,7 +48,11 @@ class Database:
     def create(self, statements: Iterable[str]) -> None:
         """Run `CREATE ... IF NOT EXISTS` statements in one transaction. In them, `{real}`,
         `{bigint}` and `{blob}` stand for each database's own column types."""
-        types = {"real": "DOUBLE PRECISION", "bigint": "BIGINT", "blob": "BYTEA"} if self._pg else {"real": "REAL", "bigint": "INTEGER", "blob": "BLOB"}
+        types = (
+            {"real": "DOUBLE PRECISION", "bigint": "BIGINT", "blob": "BYTEA"}
+            if self._pg
+            else {"real": "REAL", "bigint": "INTEGER", "blob": "BLOB"}
+        )
         with self._guard(), transaction(self._conn):
             if self._pg:
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_SCHEMA_LOCK,))
@@ -62,11 +67,8 @@ class Database:
             return Result(rows, cur.rowcount)
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self._conn.close()
-            except Exception:  # noqa: S110 - a broken connection has nothing left to report
-                pass
+        with self._lock, contextlib.suppress(Exception):  # a broken connection has nothing left to report
+            self._conn.close()
 
     def _guard(self) -> _Guard:
         return _Guard(self)
