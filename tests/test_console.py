@@ -415,3 +415,33 @@ def test_password_hashes_are_scrypt_and_checked_in_full() -> None:
     assert not accounts.check_password(PASSWORD + "!", stored)
     assert not accounts.check_password(PASSWORD, "scrypt$bad")
     assert accounts.hash_password(PASSWORD) != stored  # salted
+
+
+def test_admin_revokes_tenants_and_operators_with_a_reason(env: Env) -> None:
+    client = env.client()
+    login(client, "adm")
+    token = csrf_of(client, "/console/tenants")
+    r = client.post("/console/tenants/bravo/revoke", data={"csrf": token, "reason": ""})
+    assert r.status_code == 400
+    r = client.post("/console/tenants/bravo/revoke", data={"csrf": token, "reason": "contract ended"})
+    assert r.status_code == 200 and "Revoked" in r.text
+    assert "revoked" in client.get("/console/tenants").text
+    r = client.post("/console/operators/maj.rivera/revoke", data={"csrf": token, "reason": "left the unit"})
+    assert r.status_code == 200 and "Operator revoked" in r.text
+    assert not env.gate.store.operator("maj.rivera").active  # type: ignore[union-attr]
+    events = [(r["payload"]["event"], r["payload"].get("reason")) for r in env.records()]
+    assert ("tenant_revoked", "contract ended") in events and ("operator_revoked", "left the unit") in events
+    assert "operator_revoked" in [r["payload"]["event"] for r in env.records("gate")]
+    # a revoked operator's signature no longer passes the console's check
+    appr = env.client()
+    login(appr, "appr")
+    r = appr.post(
+        f"/console/approvals/{env.challenge['nonce']}",
+        data={"csrf": csrf_of(appr, "/console/approvals"), "mode": "paste", "authorization": json.dumps(auth_for(env))},
+    )
+    assert r.status_code == 403 and "revoked" in r.text
+    # auditors look but do not manage
+    aud = env.client()
+    login(aud, "aud")
+    r = aud.post("/console/tenants/alpha/revoke", data={"csrf": csrf_of(aud, "/console/tenants"), "reason": "x"})
+    assert r.status_code == 403

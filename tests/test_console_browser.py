@@ -279,3 +279,15 @@ def test_alert_with_its_chart_and_the_other_pages(page: Page, gw: ServedGateway)
     # keyboard: the skip link is the first stop and leads to the content
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    # a reviewer clears the alert with a reason; the tenant's lookups flow again
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, gw, "chen-reviewer")
+    page.get_by_role("link", name="Alerts").click()
+    section = page.get_by_role("region", name="Tenant lookup-cell")
+    section.get_by_label("Reason").fill("Directory-assistance desk: each lookup is a caller's own consented request.")
+    section.get_by_role("button", name="Clear alert").click()
+    expect(page.get_by_role("status")).to_contain_text("Alert cleared")
+    expect(page.get_by_role("region", name="Tenant lookup-cell")).to_contain_text("cleared by chen-reviewer")
+    assert lookups.chat.completions.create(model="gpt-x", messages=lookup(50)).choices[0].message.content == DEFAULT_REPLY
+    cleared = [e["payload"] for e in console_events(gw) if e["payload"].get("event") == "alert_cleared"]
+    assert cleared and cleared[-1]["user"] == "chen-reviewer"

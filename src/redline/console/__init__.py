@@ -1,7 +1,7 @@
 """The console: the reviewers' web UI, served by `redline serve` under `/console/`.
 
 Owns local accounts and roles (`accounts`), sessions and CSRF (`sessions`), login rate limiting
-(`ratelimit`), the ledger records of what humans do in it (`audit`), the pages (`views`, with
+(`ratelimit`), the ledger records of what humans do in it (`audit`), the pages (`views`, `admin`, with
 `templates/` and `static/`), the alerts chart (`chart`) and the wiring (`app`). Must not decide,
 classify or verify signatures itself: it reads and answers the review queue (`redline.review`),
 and the Gate's verifier checks every authorization. Never holds an approver's private key.
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from starlette.routing import Mount
 
 from redline.console.accounts import ROLES, AccountError, Role, User, UserStore
+from redline.console.admin import AdminViews
 from redline.console.app import PREFIX, Shell
 from redline.console.audit import Audit
 from redline.console.sessions import SessionStore
@@ -64,5 +65,6 @@ def open_console(
     lists = ListStore(db)
     shell = Shell(users, sessions, Audit(ledger))
     views = Views(shell, policy, reviews, ledger, gate_store, tenants, monitor_store, monitor, lists)
-    app = shell.app(views.routes())
+    admin = AdminViews(shell, ledger, tenants, lists, gate_store)
+    app = shell.app([*views.routes(), *admin.routes()])
     return Console(Mount(PREFIX, app=app), users, sessions, lists)

@@ -10,7 +10,7 @@ only rows of tenants that caller may see.
   once, when the agent retries;
 - alerts: the monitor's alerts per tenant, with a chart of distinct subjects and categories;
 - ledger: size, last checkpoint, verify now, inclusion proof of one record;
-- tenants and screening results; operators.
+- (tenants, screening results and operators are in `redline.console.admin`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from starlette.routing import Route
 
 from redline.console import chart
 from redline.console.accounts import Role
-from redline.console.app import PREFIX, BadRequestError, Caller, ForbiddenError, Shell, field
-from redline.gate import GateError, GateStore, ToolRegistry, Verifier
+from redline.console.app import ALL_ROLES, PREFIX, BadRequestError, Caller, ForbiddenError, Shell, field
+from redline.gate import GateStore, ToolRegistry, Verifier
 from redline.gate.authorization import AUTHORIZATION_TYPE, signed_message
 from redline.ledger import Ledger, LedgerError
 from redline.monitor import Monitor
@@ -41,7 +41,6 @@ from redline.monitor.store import MonitorStore
 from redline.policy import Policy
 from redline.review import Hold, PendingChallenge, ReviewError, ReviewStore
 from redline.screen.store import ListStore
-from redline.store import StoreError
 from redline.tenants import TenantStore
 
 SIGNED_AT_SKEW_S = 600
@@ -51,7 +50,7 @@ NOTES = {
     "released": "Released. The client's retry with this review id is let through once.",
     "upheld": "Upheld. The request stays refused.",
     "signed": "Signature verified and recorded. The held call is released once, when the agent retries it.",
-    "verified": "",
+    "cleared": "Alert cleared. Its escalation ends; the rule fires again after a full window or if the activity doubles.",
 }
 
 
@@ -114,8 +113,7 @@ class Views:
             Route("/ledger", s.page(self.ledger_page), methods=["GET"]),
             Route("/ledger/verify", s.page(self.verify, post_roles=("auditor", "admin")), methods=["POST"]),
             Route("/ledger/proof", s.page(self.proof, ("reviewer", "auditor", "admin")), methods=["GET"]),
-            Route("/tenants", s.page(self.tenants_page, ("auditor", "admin")), methods=["GET"]),
-            Route("/operators", s.page(self.operators, ("approver", "auditor", "admin")), methods=["GET"]),
+            Route("/alerts/{alert_id}/clear", s.page(self.clear_alert, ALL_ROLES, REVIEWERS), methods=["POST"]),
         ]
 
     async def home(self, request: Request, caller: Caller) -> Response:
@@ -282,7 +280,35 @@ class Views:
                 out.append({"name": tenant, "alerts": mine, "chart": svg, "series": data})
             return out
 
-        return self.shell.render(request, "alerts.html", caller, tenants=await asyncio.to_thread(load), available=True, iso=iso)
+        return self.shell.render(
+            request,
+            "alerts.html",
+            caller,
+            tenants=await asyncio.to_thread(load),
+            available=True,
+            iso=iso,
+            can_clear=caller.user.role == "reviewer" and self.monitor is not None,
+            note=NOTES.get(request.query_params.get("ok", ""), ""),
+        )
+
+    async def clear_alert(self, request: Request, caller: Caller) -> Response:
+        """A reviewer clears an alert (its escalation ends; the rule re-arms after a window)."""
+        alert_id, reason = request.path_params["alert_id"], (field(request.state.form, "reason") or "").strip()
+        if self.monitor is None or self.monitor_store is None:
+            raise BadRequestError("the monitor is not running in this process: alerts cannot be cleared here")
+        if not reason or len(reason) > 2000:
+            raise BadRequestError("a reason (up to 2,000 characters) is required to clear an alert")
+        alert = await asyncio.to_thread(self.monitor_store.alert, alert_id)
+        if alert is None or not caller.user.sees(alert.tenant):
+            raise BadRequestError("no such alert")
+        try:
+            cleared = await asyncio.to_thread(self.monitor.clear_alert, alert_id, caller.user.name)
+        except KeyError:
+            raise BadRequestError("the alert is already cleared") from None
+        await self.shell.audit.record(
+            "alert_cleared", caller.user.name, caller.user.role, cleared.tenant, alert_id=alert_id, rule=cleared.rule, reason=reason
+        )
+        return self.shell.headers(RedirectResponse(f"{PREFIX}/alerts?ok=cleared", 303))
 
     def _tenant_names(self, caller: Caller) -> list[str]:
         if caller.user.tenant is not None:
@@ -341,27 +367,6 @@ class Views:
             proof_ok=proof.verify(),
             checkpoint_ok=checkpoint_ok,
         )
-
-    # -- tenants, screening, operators -----------------------------------------------------------
-
-    async def tenants_page(self, request: Request, caller: Caller) -> Response:
-        def load() -> tuple[list[Any], list[Any]]:
-            tenants = [t for t in (self.tenants.list() if self.tenants is not None else []) if caller.user.sees(t.name)]
-            versions = self.lists.versions() if self.lists is not None else []
-            return tenants, versions
-
-        try:
-            tenants, versions = await asyncio.to_thread(load)
-        except StoreError as e:
-            raise BadRequestError(f"the tenant store cannot be read: {e}") from None
-        return self.shell.render(request, "tenants.html", caller, tenants=tenants, versions=versions, iso=iso)
-
-    async def operators(self, request: Request, caller: Caller) -> Response:
-        try:
-            ops = await asyncio.to_thread(self.gate_store.operators) if self.gate_store is not None else []
-        except GateError as e:
-            raise BadRequestError(str(e)) from None
-        return self.shell.render(request, "operators.html", caller, operators=ops, iso=iso, available=self.gate_store is not None)
 
 
 def _authorization(challenge: Any, operator: str, key_id: str, signed_at: int) -> dict[str, Any]:
