@@ -1,8 +1,9 @@
 """Console accounts: `console_users` (name, role, tenant binding, operator id, scrypt hash).
 
-Passwords are hashed with scrypt (memory-hard, standard library): N=2^15, r=8, p=1 (32 MiB, about
-0.1 s on one core), a 16-byte random salt per user; verified in constant time. A user bound to a
-tenant sees only that tenant's rows; an unbound user is the provider's staff and sees every tenant.
+Passwords are hashed with scrypt (memory-hard, standard library): N=2^15, r=8, p=1 (32 MiB; 0.28 s
+per hash on the shared 2-core VM), a 16-byte random salt per user; verified in constant time. A
+user bound to a tenant sees only that tenant's rows; an unbound user is the provider's staff and
+sees every tenant.
 """
 
 from __future__ import annotations
