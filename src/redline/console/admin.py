@@ -63,7 +63,7 @@ class AdminViews:
             tenants, versions = await asyncio.to_thread(load)
         except StoreError as e:
             raise BadRequestError(f"the tenant store cannot be read: {e}") from None
-        return self.shell.render(
+        return await self.shell.render(
             request,
             "tenants.html",
             caller,
@@ -94,7 +94,7 @@ class AdminViews:
             ops = await asyncio.to_thread(self.gate_store.operators) if self.gate_store is not None else []
         except GateError as e:
             raise BadRequestError(str(e)) from None
-        return self.shell.render(
+        return await self.shell.render(
             request,
             "operators.html",
             caller,

@@ -8,6 +8,7 @@ headers, and template rendering (Jinja2, autoescaped). What each page shows and 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -73,10 +74,17 @@ class Shell:
 
     # -- rendering -------------------------------------------------------------------------------
 
-    def render(self, request: Request, template: str, caller: Caller | None, status: int = 200, **context: Any) -> Response:
+    async def render(self, request: Request, template: str, caller: Caller | None, status: int = 200, **context: Any) -> Response:
+        """Render in a worker thread: the gateway's requests share this event loop."""
         nav = [(path, label) for path, label, roles in self.nav if caller is not None and caller.user.role in roles]
-        html = self.templates.get_template(template).render(
-            base=PREFIX, caller=caller, nav=nav, path=request.url.path, csrf=caller.session.csrf if caller else "", **context
+        html = await asyncio.to_thread(
+            self.templates.get_template(template).render,
+            base=PREFIX,
+            caller=caller,
+            nav=nav,
+            path=request.url.path,
+            csrf=caller.session.csrf if caller else "",
+            **context,
         )
         return self.headers(HTMLResponse(html, status))
 
@@ -107,7 +115,7 @@ class Shell:
         post_roles = roles if post_roles is None else post_roles
 
         async def endpoint(request: Request) -> Response:
-            caller = self._caller(request)
+            caller = await asyncio.to_thread(self._caller, request)
             if caller is None:
                 if request.method == "GET":
                     return self.headers(RedirectResponse(f"{PREFIX}/login", 303))
@@ -119,7 +127,7 @@ class Shell:
                 if request.method == "POST":
                     form = await self.form(request)
                     if not caller.session.csrf_ok(_field(form, "csrf")):
-                        return self.render(
+                        return await self.render(
                             request,
                             "error.html",
                             caller,
@@ -129,9 +137,9 @@ class Shell:
                     request.state.form = form
                 return await handler(request, caller)
             except ForbiddenError as e:
-                return self.render(request, "error.html", caller, 403, message=f"Not allowed: {e}.")
+                return await self.render(request, "error.html", caller, 403, message=f"Not allowed: {e}.")
             except BadRequestError as e:
-                return self.render(request, "error.html", caller, 400, message=str(e))
+                return await self.render(request, "error.html", caller, 400, message=str(e))
 
         return endpoint
 
@@ -145,13 +153,13 @@ class Shell:
     # -- login / logout --------------------------------------------------------------------------
 
     async def login_page(self, request: Request) -> Response:
-        if self._caller(request) is not None:
+        if await asyncio.to_thread(self._caller, request) is not None:
             return self.headers(RedirectResponse(f"{PREFIX}/", 303))
-        return self._login_form(request)
+        return await self._login_form(request)
 
-    def _login_form(self, request: Request, status: int = 200, error: str = "") -> Response:
+    async def _login_form(self, request: Request, status: int = 200, error: str = "") -> Response:
         token = secrets.token_urlsafe(24)
-        response = self.render(request, "login.html", None, status, login_token=token, error=error)
+        response = await self.render(request, "login.html", None, status, login_token=token, error=error)
         self._cookie(request, response, LOGIN_COOKIE, token, 600)
         return response
 
@@ -159,23 +167,24 @@ class Shell:
         try:
             form = await self.form(request)
         except BadRequestError:
-            return self._login_form(request, 400, "The form is too large.")
+            return await self._login_form(request, 400, "The form is too large.")
         sent, expected = _field(form, "login_token"), request.cookies.get(LOGIN_COOKIE)
         if not sent or not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
-            return self._login_form(request, 403, "The login form expired. Try again.")
+            return await self._login_form(request, 403, "The login form expired. Try again.")
         name, password = (_field(form, "username") or "").strip(), _field(form, "password") or ""
         address = request.client.host if request.client else "unknown"
+        known = await asyncio.to_thread(self.users.get, name) is not None
         wait = self.limiter.retry_after(name, address)
         if wait > 0:
-            await self.audit.record("login_throttled", name if self.users.get(name) else None, None)
-            return self._login_form(request, 429, f"Too many failed logins. Try again in {int(wait // 60) + 1} minute(s).")
-        user = self.users.authenticate(name, password)
+            await self.audit.record("login_throttled", name if known else None, None)
+            return await self._login_form(request, 429, f"Too many failed logins. Try again in {int(wait // 60) + 1} minute(s).")
+        user = await asyncio.to_thread(self.users.authenticate, name, password)  # scrypt: ~0.3 s of CPU
         if user is None:
             self.limiter.failed(name, address)
-            await self.audit.record("login_failed", name if self.users.get(name) else None, None)
-            return self._login_form(request, 401, "Wrong user name or password, or the account is disabled.")
+            await self.audit.record("login_failed", name if known else None, None)
+            return await self._login_form(request, 401, "Wrong user name or password, or the account is disabled.")
         self.limiter.succeeded(name, address)
-        token, _ = self.sessions.start(user.name)
+        token, _ = await asyncio.to_thread(self.sessions.start, user.name)
         await self.audit.record("login", user.name, user.role, user.tenant)
         response = self.headers(RedirectResponse(f"{PREFIX}/", 303))
         self._cookie(request, response, COOKIE, token, MAX_AGE_S)
@@ -183,7 +192,7 @@ class Shell:
         return response
 
     async def logout(self, request: Request, caller: Caller) -> Response:
-        self.sessions.end(request.cookies.get(COOKIE))
+        await asyncio.to_thread(self.sessions.end, request.cookies.get(COOKIE))
         await self.audit.record("logout", caller.user.name, caller.user.role, caller.user.tenant)
         response = self.headers(RedirectResponse(f"{PREFIX}/login", 303))
         response.delete_cookie(COOKIE, path=PREFIX)

@@ -126,7 +126,7 @@ class Views:
         show = request.query_params.get("status", "pending")
         status = show if show in ("pending", "released", "upheld") else None
         holds = await asyncio.to_thread(self.reviews.holds, caller.user.tenant, status)  # type: ignore[arg-type]
-        return self.shell.render(
+        return await self.shell.render(
             request,
             "queue.html",
             caller,
@@ -193,7 +193,7 @@ class Views:
 
         views = await asyncio.to_thread(load)
         operator = self.gate_store.operator(caller.user.operator) if self.gate_store is not None and caller.user.operator else None
-        return self.shell.render(
+        return await self.shell.render(
             request,
             "approvals.html",
             caller,
@@ -259,7 +259,7 @@ class Views:
 
     async def alerts(self, request: Request, caller: Caller) -> Response:
         if self.monitor_store is None:
-            return self.shell.render(request, "alerts.html", caller, tenants=[], available=False)
+            return await self.shell.render(request, "alerts.html", caller, tenants=[], available=False)
         if self.monitor is not None:
             await asyncio.to_thread(self.monitor.flush)  # the chart reads the counters as of now
         store = self.monitor_store
@@ -280,7 +280,7 @@ class Views:
                 out.append({"name": tenant, "alerts": mine, "chart": svg, "series": data})
             return out
 
-        return self.shell.render(
+        return await self.shell.render(
             request,
             "alerts.html",
             caller,
@@ -319,7 +319,7 @@ class Views:
 
     async def ledger_page(self, request: Request, caller: Caller, **extra: Any) -> Response:
         size, checkpoint = await asyncio.to_thread(lambda: (self.ledger.size(), self.ledger.latest_checkpoint()))
-        return self.shell.render(
+        return await self.shell.render(
             request,
             "ledger.html",
             caller,
