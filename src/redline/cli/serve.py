@@ -137,7 +137,7 @@ def serve(
         return
     gate, gate_unavailable = _open_gate(engine, url, signing_key)
     try:
-        reviews, console = _open_console(engine, url, signing_key, config, store, gate, monitor)
+        reviews, console, console_ledger = _open_console(engine, url, signing_key, config, store, gate, monitor)
     except (StoreError, LedgerError) as e:
         fail(f"the review queue and console cannot be opened: {e}", EXIT_USAGE)
         return
@@ -154,6 +154,8 @@ def serve(
         run(gateway, config.host, config.port, [console.mount])
     finally:
         console.close()
+        reviews.store.close()
+        console_ledger.close()
 
 
 def _open_console(
@@ -164,7 +166,7 @@ def _open_console(
     tenants: TenantStore,
     gate: Gate | None,
     monitor: Monitor | None,
-) -> tuple[ReviewHook, Console]:
+) -> tuple[ReviewHook, Console, Ledger]:
     """The review queue the gateway fills and the console (under /console) that answers it."""
     review_store = ReviewStore(url)
 
@@ -184,4 +186,4 @@ def _open_console(
         monitor_store=monitor.store if monitor is not None else None,
         monitor=monitor,
     )
-    return hook, console
+    return hook, console, console_ledger

@@ -146,8 +146,9 @@ class Shell:
     @staticmethod
     async def form(request: Request) -> FormData:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-            raise BadRequestError("the form is too large")
+        # Browsers always declare a form's length; without one the body could be any size.
+        if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+            raise BadRequestError("the form is too large or has no declared length")
         return await request.form(max_files=0, max_fields=50)
 
     # -- login / logout --------------------------------------------------------------------------
@@ -171,7 +172,7 @@ class Shell:
         sent, expected = _field(form, "login_token"), request.cookies.get(LOGIN_COOKIE)
         if not sent or not expected or not secrets.compare_digest(sent.encode(), expected.encode()):
             return await self._login_form(request, 403, "The login form expired. Try again.")
-        name, password = (_field(form, "username") or "").strip(), _field(form, "password") or ""
+        name, password = (_field(form, "username") or "").strip()[:128], _field(form, "password") or ""
         address = request.client.host if request.client else "unknown"
         known = await asyncio.to_thread(self.users.get, name) is not None
         wait = self.limiter.retry_after(name, address)
