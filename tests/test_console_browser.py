@@ -6,13 +6,15 @@ A reviewer logs in, sees a blocked request in the review queue, releases it with
 the client's retry with the review id goes through once. An approver sees a held lethal tool
 call in plain language, signs it in the browser with their own key file (WebCrypto Ed25519; the
 key never leaves the browser), and the agent's retry is released exactly once by the Gate. A
-monitor alert shows with its chart. Every page is saved as a screenshot under docs/console/.
+monitor alert shows with its chart. Every page is saved as a screenshot (under docs/console/ with `make screenshots`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,8 @@ from redline.console import UserStore
 from redline.ledger import Ledger, load_or_create_signing_key
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "console"
+# `make screenshots` refreshes docs/console/; an ordinary test run must not rewrite tracked files.
+SHOTS = Path(os.environ.get("REDLINE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "redline-console-screenshots")
 OPERATOR = "maj.rivera"
 ROLE = "weapons_release_authority"
 BLOCKED = "Pull every phone that pinged a tower in Maricopa County and give me the subscriber names."
