@@ -1,26 +1,33 @@
 """`Monitor`: one call per request (`observe`) that counts it into its tenant's windows, raises
 alerts when a policy rule's counts are reached, and escalates the tenant's further matching
-requests while an alert is open; `clear_alert` for the reviewer. Thread-safe."""
+requests while an alert is open; `clear_alert` for the reviewer. Thread-safe.
+
+With a `RedisStore` the tenants' state is shared by gateway replicas: a request the monitor counts
+is counted under the tenant's lock on the shared state (`redline.monitor.shared`); other requests
+never touch Redis. When Redis cannot be used, the policy's `shared_state_down` says what happens."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from redline.decide import Decision
 from redline.monitor.alerts import Alert
 from redline.monitor.profile import Profiler, RequestProfile
+from redline.monitor.shared import RedisStore
 from redline.monitor.state import TenantState
 from redline.monitor.store import MemoryStore, MonitorStore
 from redline.policy import Policy
 from redline.policy.schema import MonitorRule
+from redline.store.redis import RedisUnavailable
 from redline.text import Conversation
 
 _RANK = {"allow": 0, "review": 1, "block": 2}
+_T = TypeVar("_T")
 DEFAULT_FLUSH_SECONDS = 1.0
 
 
@@ -38,6 +45,7 @@ class Observation:
     escalated_by: str | None = None
     surveillance: bool = False
     domestic_subjects: int = 0
+    degraded: str | None = None  # the shared state was unavailable: counted in this process only (why)
 
 
 class Monitor:
@@ -62,6 +70,9 @@ class Monitor:
         self._tenants: dict[str, TenantState] = {}
         self._dirty: set[str] = set()
         self._alerts: dict[str, Alert] = {}  # open alerts by id (the store is read once per alert)
+        self._shared = self.store if isinstance(self.store, RedisStore) else None
+        self._versions: dict[str, str] = {}  # shared state: the version each cached tenant state is
+        self._saved_at: dict[str, float] = {}  # shared state: when that version was written
         self._lock = threading.RLock()
         self._flush_seconds = flush_seconds
         self._clock = clock
@@ -91,17 +102,23 @@ class Monitor:
             return Observation(decision)
         authorities = tuple(authorities)
         profile = self.profiler.profile(request, decision, conversation=conversation, authorities=authorities)
+        degraded: str | None = None
         with self._lock:
-            state = self._state(tenant)
-            state.advance(max(ts, state.last_ts))
-            counted = 0
-            raised: list[Alert] = []
-            if profile.surveillance and profile.subjects:
-                counted = state.record(float(ts), str(request_id), profile)
-                self._dirty.add(tenant)
-                if counted:
-                    raised = self._evaluate(tenant, state, float(ts))
-            out = self._escalate(state, decision, profile, counted)
+            if self._shared is None:
+                out, raised, counted = self._count(self._state(tenant), tenant, request_id, float(ts), profile, decision)
+            elif profile.surveillance and profile.subjects:
+                try:
+                    out, raised, counted = self._shared_update(
+                        tenant, lambda state: self._count(state, tenant, request_id, float(ts), profile, decision)
+                    )
+                except RedisUnavailable as e:
+                    if self.config.shared_state_down != "local":
+                        raise MonitorError(f"shared monitor state unavailable: {e}") from None
+                    degraded = str(e)
+                    self._saved_at[tenant] = time.time()
+                    out, raised, counted = self._count(self._state(tenant), tenant, request_id, float(ts), profile, decision)
+            else:  # nothing to count: the shared state is not touched
+                out, raised, counted = decision, [], 0
             self._maybe_flush()
         return Observation(
             out,
@@ -109,7 +126,43 @@ class Monitor:
             escalated_by=out.rule if out is not decision else None,
             surveillance=profile.surveillance,
             domestic_subjects=counted,
+            degraded=degraded,
         )
+
+    def _count(
+        self, state: TenantState, tenant: str, request_id: str, ts: float, profile: RequestProfile, decision: Decision
+    ) -> tuple[Decision, list[Alert], int]:
+        state.advance(max(ts, state.last_ts))
+        counted = 0
+        raised: list[Alert] = []
+        if profile.surveillance and profile.subjects:
+            counted = state.record(ts, str(request_id), profile)
+            self._dirty.add(tenant)
+            if counted:
+                raised = self._evaluate(tenant, state, ts)
+        return self._escalate(state, decision, profile, counted), raised, counted
+
+    def _shared_update(self, tenant: str, change: Callable[[TenantState], _T]) -> _T:
+        """Run `change` on the tenant's shared state under its cross-process lock and write the
+        result back. The cached state is reused when no other replica changed it since."""
+        assert self._shared is not None
+        try:
+            with self._shared.hold(tenant, self._versions.get(tenant)) as held:
+                if held.version is None:  # Redis has nothing (new tenant, or Redis lost its data): the durable snapshot
+                    state = self._tenants[tenant] = self._load(tenant)
+                elif held.state is not None or tenant not in self._tenants:
+                    state = self._tenants[tenant] = TenantState(self.config)
+                    if held.state is not None:
+                        state.load_state(held.state)
+                else:
+                    state = self._tenants[tenant]
+                result = change(state)
+                self._versions[tenant] = held.save(state.to_state())
+                self._saved_at[tenant] = held.saved_at
+        except BaseException:
+            self._versions.pop(tenant, None)  # the cached state may hold a change that was not written
+            raise
+        return result
 
     def profile(self, request: Any, decision: Decision, conversation: Conversation | None = None) -> RequestProfile:
         """The monitor's reading of one request, without counting it (for tools and tests)."""
@@ -207,11 +260,19 @@ class Monitor:
             alert = self.store.alert(alert_id)
             if alert is None or not alert.open:
                 raise KeyError(alert_id)
-            state = self._state(alert.tenant)
-            when = at if at is not None else max(state.last_ts, alert.raised_at)
-            lead = next(iter(alert.thresholds))
-            state.cleared[alert.rule] = (when, float(state.value(lead, alert.window) or alert.counts.get(lead, 0)))
-            state.open_alerts.pop(alert.rule, None)
+            found = alert
+
+            def clear(state: TenantState) -> float:
+                when = at if at is not None else max(state.last_ts, found.raised_at)
+                lead = next(iter(found.thresholds))
+                state.cleared[found.rule] = (when, float(state.value(lead, found.window) or found.counts.get(lead, 0)))
+                state.open_alerts.pop(found.rule, None)
+                return when
+
+            if self._shared is not None:
+                when = self._shared_update(alert.tenant, clear)
+            else:
+                when = clear(self._state(alert.tenant))
             cleared = alert.cleared(reviewer, when)
             self.store.save_alert(cleared)
             self._alerts.pop(alert_id, None)
@@ -235,11 +296,14 @@ class Monitor:
     def _state(self, tenant: str) -> TenantState:
         state = self._tenants.get(tenant)
         if state is None:
-            state = TenantState(self.config)
-            saved = self.store.load_tenant(tenant)
-            if saved is not None:
-                state.load_state(saved)
-            self._tenants[tenant] = state
+            state = self._tenants[tenant] = self._load(tenant)
+        return state
+
+    def _load(self, tenant: str) -> TenantState:
+        state = TenantState(self.config)
+        saved = self.store.load_tenant(tenant)
+        if saved is not None:
+            state.load_state(saved)
         return state
 
     def _maybe_flush(self) -> None:
@@ -249,7 +313,14 @@ class Monitor:
     def flush(self) -> None:
         """Write the changed tenants' snapshots (done every `flush_seconds` and on close)."""
         with self._lock:
-            if self._dirty:
+            if self._dirty and self._shared is not None:
+                # each tenant stamped with when its state was written to Redis: a replica's older
+                # copy never replaces a newer snapshot
+                now = time.time()
+                for t in self._dirty:
+                    self.store.save_tenants({t: self._tenants[t].to_state()}, self._saved_at.get(t, now))
+                self._dirty.clear()
+            elif self._dirty:
                 self.store.save_tenants({t: self._tenants[t].to_state() for t in self._dirty}, time.time())
                 self._dirty.clear()
             self._last_flush = self._clock()
