@@ -50,7 +50,9 @@ def add_tenants(db: str, names: Sequence[str]) -> dict[str, str]:
 class Replica:
     """One `redline serve` process on a loopback port, on a shared database, Redis and ledger key."""
 
-    def __init__(self, workdir: Path, db: str, redis: str | None, key_file: Path, config: dict[str, Any], policy: Path | None = None) -> None:
+    def __init__(
+        self, workdir: Path, db: str, redis: str | None, key_file: Path, config: dict[str, Any], policy: Path | None = None
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir, self.db, self.redis, self.key_file = workdir, db, redis, key_file
         self.port = free_port()
@@ -108,7 +110,9 @@ class RoundRobin:
         return post(self.replicas[next(self._next)].url + path, key, body, headers)
 
 
-def post(url: str, key: str, body: dict[str, Any], headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, dict[str, str], Any]:
+def post(
+    url: str, key: str, body: dict[str, Any], headers: dict[str, str] | None = None, timeout: float = 30
+) -> tuple[int, dict[str, str], Any]:
     """(status, headers, JSON body) of one POST."""
     import urllib.error
     import urllib.request

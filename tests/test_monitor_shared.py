@@ -19,6 +19,8 @@ from redline.monitor.shared import RedisStore
 from redline.policy import Policy
 from redline.store import parse_db_url
 
+pytestmark = pytest.mark.scale  # fast: also in the default `make test`
+
 RULE = "monitor.mosaic.distinct_subjects"
 
 
@@ -122,7 +124,9 @@ def test_redis_down_fails_closed_or_degrades_as_the_policy_says(engine: Engine, 
     local_doc = engine.policy.document.model_copy(
         update={"monitor": engine.policy.document.monitor.model_copy(update={"shared_state_down": "local"})}
     )
-    local_policy = Policy(document=local_doc, signals=engine.policy.signals, signal_set=engine.policy.signal_set, version="local", source="t")
+    local_policy = Policy(
+        document=local_doc, signals=engine.policy.signals, signal_set=engine.policy.signal_set, version="local", source="t"
+    )
     monitor = shared(pg_database, dead, "x:", local_policy)
     try:
         seen = [observe(engine, monitor, i) for i in range(threshold(engine.policy))]
@@ -133,9 +137,7 @@ def test_redis_down_fails_closed_or_degrades_as_the_policy_says(engine: Engine, 
         monitor.close()
 
 
-def test_redis_losing_its_data_resumes_from_the_durable_snapshot(
-    engine: Engine, pg_database: str, redis_server: str, prefix: str
-) -> None:
+def test_redis_losing_its_data_resumes_from_the_durable_snapshot(engine: Engine, pg_database: str, redis_server: str, prefix: str) -> None:
     import redis
 
     a, b = (shared(pg_database, redis_server, prefix, engine.policy) for _ in range(2))

@@ -269,10 +269,7 @@ class Monitor:
                 state.open_alerts.pop(found.rule, None)
                 return when
 
-            if self._shared is not None:
-                when = self._shared_update(alert.tenant, clear)
-            else:
-                when = clear(self._state(alert.tenant))
+            when = self._shared_update(alert.tenant, clear) if self._shared is not None else clear(self._state(alert.tenant))
             cleared = alert.cleared(reviewer, when)
             self.store.save_alert(cleared)
             self._alerts.pop(alert_id, None)

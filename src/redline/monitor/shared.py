@@ -12,11 +12,13 @@ Durable state stays in the SQL store (PostgreSQL when scaled out): the subject-h
 and the tenants' snapshots, written every flush as before. They are the recovery point when Redis
 loses its data (a restart without persistence): a tenant Redis does not know is read from there.
 
-Owns the `redline:monitor:*` keys. Must not count anything itself (that is `TenantState`).
+Owns the `redline:monitor:<deployment>:*` keys. Must not count anything itself (that is `TenantState`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -27,7 +29,7 @@ import orjson
 
 from redline.monitor.alerts import Alert
 from redline.monitor.store import SqlStore
-from redline.store import DatabaseURL, StoreError
+from redline.store import DatabaseURL
 from redline.store.redis import RedisUnavailable, connect_redis, redact_redis_url
 
 if TYPE_CHECKING:
@@ -91,10 +93,12 @@ class RedisStore:
 
     shared = True
 
-    def __init__(self, durable: SqlStore, redis_url: str, *, prefix: str = "redline:monitor:") -> None:
+    def __init__(self, durable: SqlStore, redis_url: str, *, prefix: str | None = None) -> None:
+        """`prefix` of the Redis keys; by default one per durable database (from its subject-hash
+        salt), so deployments sharing a Redis never read each other's state."""
         self.durable = durable
         self.redis_url = redis_url
-        self.prefix = prefix
+        self.prefix = prefix if prefix is not None else f"redline:monitor:{hashlib.sha256(durable.salt()).hexdigest()[:16]}:"
         self.client: redis.Redis = connect_redis(redis_url)
         self._save = self.client.register_script(_SAVE)
         self._release = self.client.register_script(_RELEASE)
@@ -154,10 +158,8 @@ class RedisStore:
         try:
             yield Held(self, tenant, token, known)
         finally:
-            try:
+            with contextlib.suppress(redis.RedisError):  # else the lock expires by itself
                 self._release(keys=[lock], args=[token])
-            except redis.RedisError:
-                pass  # the lock expires by itself
 
     # -- the MonitorStore protocol: durable state in SQL ------------------------------------------
 
@@ -185,4 +187,3 @@ class RedisStore:
             self.client.close()
         finally:
             self.durable.close()
-

@@ -28,6 +28,12 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS monitor_alerts_tenant ON monitor_alerts (tenant, cleared_at)",
 )
 
+_UPSERT = (
+    "INSERT INTO monitor_tenants (tenant, state, updated) VALUES (?, ?, ?) "
+    "ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated = excluded.updated"
+)
+_UPSERT_NEWER = _UPSERT + " WHERE monitor_tenants.updated <= excluded.updated"
+
 
 class MonitorStore(Protocol):
     def salt(self) -> bytes: ...
@@ -125,11 +131,7 @@ class SqlStore:
         if not states:
             return
         rows = [(tenant, orjson.dumps(state).decode(), now) for tenant, state in states.items()]
-        statement = self._sql(
-            "INSERT INTO monitor_tenants (tenant, state, updated) VALUES (?, ?, ?) "
-            "ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated = excluded.updated"
-            + (" WHERE monitor_tenants.updated <= excluded.updated" if newer_only else "")
-        )
+        statement = self._sql(_UPSERT_NEWER if newer_only else _UPSERT)
         with self._lock, transaction(self._conn), closing(self._conn.cursor()) as cur:
             cur.executemany(statement, rows)
 

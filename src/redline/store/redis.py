@@ -19,7 +19,7 @@ CONNECT_TIMEOUT_S = 0.5
 SOCKET_TIMEOUT_S = 1.0
 
 
-class RedisUnavailable(StoreError):
+class RedisUnavailable(StoreError):  # noqa: N818 - named like the gate's GateUnavailable
     """Redis could not be reached or answered with an error."""
 
 
