@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from redline.decide import Decision
 from redline.monitor.alerts import Alert
-from redline.monitor.profile import Profiler, RequestProfile
+from redline.monitor.profile import Profiler, RequestProfile, Subject
 from redline.monitor.shared import RedisStore
 from redline.monitor.state import TenantState
 from redline.monitor.store import MemoryStore, MonitorStore
@@ -71,7 +71,7 @@ class Monitor:
         self._dirty: set[str] = set()
         self._alerts: dict[str, Alert] = {}  # open alerts by id (the store is read once per alert)
         self._shared = self.store if isinstance(self.store, RedisStore) else None
-        self._versions: dict[str, str] = {}  # shared state: the version each cached tenant state is
+        self._versions: dict[str, tuple[str, int]] = {}  # shared state: (snapshot token, changes applied) of each cached state
         self._saved_at: dict[str, float] = {}  # shared state: when that version was written
         self._lock = threading.RLock()
         self._flush_seconds = flush_seconds
@@ -109,7 +109,10 @@ class Monitor:
             elif profile.surveillance and profile.subjects:
                 try:
                     out, raised, counted = self._shared_update(
-                        tenant, lambda state: self._count(state, tenant, request_id, float(ts), profile, decision)
+                        tenant,
+                        lambda state: _logged(
+                            self._count(state, tenant, request_id, float(ts), profile, decision), profile, float(ts), request_id
+                        ),
                     )
                 except RedisUnavailable as e:
                     if self.config.shared_state_down != "local":
@@ -142,22 +145,24 @@ class Monitor:
                 raised = self._evaluate(tenant, state, ts)
         return self._escalate(state, decision, profile, counted), raised, counted
 
-    def _shared_update(self, tenant: str, change: Callable[[TenantState], _T]) -> _T:
-        """Run `change` on the tenant's shared state under its cross-process lock and write the
-        result back. The cached state is reused when no other replica changed it since."""
+    def _shared_update(self, tenant: str, change: Callable[[TenantState], tuple[_T, dict[str, Any]]]) -> _T:
+        """Under the tenant's cross-process lock: bring the cached state up to date with the shared
+        log (or snapshot), run `change` on it, and append the change it returns to the log."""
         assert self._shared is not None
         try:
             with self._shared.hold(tenant, self._versions.get(tenant)) as held:
-                if held.version is None:  # Redis has nothing (new tenant, or Redis lost its data): the durable snapshot
-                    state = self._tenants[tenant] = self._load(tenant)
-                elif held.state is not None or tenant not in self._tenants:
-                    state = self._tenants[tenant] = TenantState(self.config)
-                    if held.state is not None:
-                        state.load_state(held.state)
+                if held.missing:  # Redis has nothing (new tenant, or Redis lost its data): the durable snapshot
+                    state = self._load(tenant)
+                elif held.snapshot is not None:
+                    state = TenantState(self.config)
+                    state.load_state(held.snapshot)
                 else:
                     state = self._tenants[tenant]
-                result = change(state)
-                self._versions[tenant] = held.save(state.to_state())
+                for entry in held.changes:
+                    _replay(state, entry)
+                self._tenants[tenant] = state
+                result, entry = change(state)
+                self._versions[tenant] = held.append(entry, state)
                 self._saved_at[tenant] = held.saved_at
         except BaseException:
             self._versions.pop(tenant, None)  # the cached state may hold a change that was not written
@@ -262,14 +267,14 @@ class Monitor:
                 raise KeyError(alert_id)
             found = alert
 
-            def clear(state: TenantState) -> float:
+            def clear(state: TenantState) -> tuple[float, dict[str, Any]]:
                 when = at if at is not None else max(state.last_ts, found.raised_at)
                 lead = next(iter(found.thresholds))
-                state.cleared[found.rule] = (when, float(state.value(lead, found.window) or found.counts.get(lead, 0)))
-                state.open_alerts.pop(found.rule, None)
-                return when
+                entry = {"clear": found.rule, "at": when, "value": float(state.value(lead, found.window) or found.counts.get(lead, 0))}
+                _replay(state, entry)
+                return when, entry
 
-            when = self._shared_update(alert.tenant, clear) if self._shared is not None else clear(self._state(alert.tenant))
+            when = self._shared_update(alert.tenant, clear) if self._shared is not None else clear(self._state(alert.tenant))[0]
             cleared = alert.cleared(reviewer, when)
             self.store.save_alert(cleared)
             self._alerts.pop(alert_id, None)
@@ -331,3 +336,35 @@ class Monitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- the shared log: one entry per change of a tenant's state, replayed by the other replicas -------
+
+
+def _logged(
+    result: tuple[Decision, list[Alert], int], profile: RequestProfile, ts: float, request_id: str
+) -> tuple[tuple[Decision, list[Alert], int], dict[str, Any]]:
+    """A counted request's log entry: what `TenantState.record` read of its profile, and the
+    alerts it raised (so a replica replaying it opens them too, without raising them again)."""
+    entry = {
+        "ts": ts,
+        "id": str(request_id),
+        "subjects": [list(s.hashes) for s in profile.counted()],
+        "categories": sorted(profile.categories),
+        "refs": sorted(profile.process_refs),
+        "raised": {a.rule: a.id for a in result[1]},
+    }
+    return result, entry
+
+
+def _replay(state: TenantState, entry: dict[str, Any]) -> None:
+    if "clear" in entry:
+        state.cleared[entry["clear"]] = (float(entry["at"]), float(entry["value"]))
+        state.open_alerts.pop(entry["clear"], None)
+        return
+    ts = float(entry["ts"])
+    state.advance(max(ts, state.last_ts))
+    subjects = tuple(Subject(tuple(int(h) for h in hashes), "domestic") for hashes in entry["subjects"])
+    profile = RequestProfile(True, frozenset(entry["categories"]), frozenset(entry["refs"]), subjects, 0, False)
+    state.record(ts, str(entry["id"]), profile)
+    state.open_alerts.update(entry["raised"])

@@ -1,12 +1,15 @@
 """`RedisStore`: monitor state shared by gateway replicas, so a campaign spread over replicas is
 counted as one campaign.
 
-Each tenant's counters (the same `TenantState` a single process keeps: windows, sketches, subject
-joins, open alerts) live in one Redis hash, changed only under a per-tenant lock that spans
-processes: lock, read the state if another replica changed it since this one last saw it (a
-random version token says so), count, write it back with a new token, unlock. Every replica thus
-applies the same algorithm to the same sequence of requests as one process would, and an alert
-fires at the same request whichever replica serves it.
+A tenant's counters are the same `TenantState` a single process keeps (windows, sketches, subject
+joins, open alerts), kept in Redis as a snapshot plus a log of the changes since (one small entry
+per counted request: its time, subject hashes, categories, legal-process refs and the alerts it
+raised). A replica changes a tenant only under the tenant's lock, which spans processes: lock,
+apply the log entries it has not seen yet to its cached state (or read the snapshot when it is
+too far behind), count the request, append its entry, unlock. Every replica thus applies the same
+algorithm to the same sequence of requests as one process would, so an alert fires at the same
+request whichever replica serves it, and a request costs O(1) Redis work: the snapshot is
+rewritten once every `COMPACT_EVERY` entries.
 
 Durable state stays in the SQL store (PostgreSQL when scaled out): the subject-hash salt, alerts,
 and the tenants' snapshots, written every flush as before. They are the recovery point when Redis
@@ -38,53 +41,80 @@ if TYPE_CHECKING:
 LOCK_TTL_MS = 5_000  # a replica killed while holding a tenant's lock blocks that tenant this long at most
 LOCK_WAIT_S = 2.0  # then the request is handled by the monitor's fail mode
 RETRY_AFTER_S = 1.0  # after Redis failed, requests do not wait on it again for this long
+COMPACT_EVERY = 256  # log entries before the snapshot is rewritten
 
-# Write the new state only if this holder still owns the lock (it may have expired meanwhile).
-_SAVE = """
+# KEYS: lock, state hash, log. The state hash holds v (snapshot token), s (snapshot), t (when
+# written), base (how many log entries the snapshot includes); log entry i is change base + i.
+_LOAD = """
+local v = redis.call('HGET', KEYS[2], 'v')
+if not v then return {} end
+local base = tonumber(redis.call('HGET', KEYS[2], 'base'))
+local known = tonumber(ARGV[2])
+local len = redis.call('LLEN', KEYS[3])
+if v == ARGV[1] and known >= base and known <= base + len then
+  return {v, tostring(base), false, false, redis.call('LRANGE', KEYS[3], known - base, -1)}
+end
+return {v, tostring(base), redis.call('HGET', KEYS[2], 's'), redis.call('HGET', KEYS[2], 't'), redis.call('LRANGE', KEYS[3], 0, -1)}
+"""
+_APPEND = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local base = tonumber(redis.call('HGET', KEYS[2], 'base'))
+return base + redis.call('RPUSH', KEYS[3], ARGV[2])
+"""
+_SNAPSHOT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[2], 'v', ARGV[2], 's', ARGV[3], 't', ARGV[4])
+redis.call('HSET', KEYS[2], 'v', ARGV[2], 's', ARGV[3], 't', ARGV[4], 'base', ARGV[5])
+redis.call('DEL', KEYS[3])
 return 1
 """
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-# The state only when it changed since the caller's version: {version} or {version, state, saved}.
-_LOAD = """
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return {} end
-if v == ARGV[1] then return {v} end
-return redis.call('HMGET', KEYS[1], 'v', 's', 't')
-"""
 
 
 class Held:
-    """A tenant's lock, held: `state` is the tenant's shared state (None when Redis has none, or
-    when it is unchanged since `known`); `save` writes it back."""
+    """A tenant's lock, held, and what Redis has for the tenant since the caller's position
+    (`known`: snapshot token and changes applied). `missing`: Redis has nothing for the tenant.
+    `snapshot`: a snapshot to start from (None: continue from the caller's cached state).
+    `changes`: log entries to apply, in order."""
 
-    def __init__(self, store: RedisStore, tenant: str, token: bytes, known: str | None) -> None:
+    def __init__(self, store: RedisStore, tenant: str, token: bytes, known: tuple[str, int] | None) -> None:
         self._store = store
-        self._tenant = tenant
+        self._keys = [store._lock_key(tenant), store._key(tenant), store._log_key(tenant)]
         self._token = token
-        self.version: str | None = None
-        self.state: dict[str, Any] | None = None
+        self.snapshot: dict[str, Any] | None = None
+        self.changes: list[dict[str, Any]] = []
         self.saved_at = 0.0
-        reply = store._call(store._load, keys=[store._key(tenant)], args=[known or ""])
+        reply = store._call(store._load, keys=self._keys, args=[known[0] if known else "", known[1] if known else -1])
+        self.missing = not reply
+        self.version, self.base = "", 0
         if reply:
-            self.version = reply[0].decode()
-            if len(reply) == 3:
-                self.state = orjson.loads(reply[1])
-                self.saved_at = float(reply[2])
+            self.version, self.base = reply[0].decode(), int(reply[1])
+            if reply[2] is not None:
+                self.snapshot = orjson.loads(reply[2])
+                self.saved_at = float(reply[3])
+            self.changes = [orjson.loads(entry) for entry in reply[4]]
+        self.position = (
+            self.base + len(self.changes) if self.snapshot is not None or self.missing else (known[1] if known else 0) + len(self.changes)
+        )
 
-    def save(self, state: dict[str, Any]) -> str:
-        """Write `state` as the tenant's new shared state; returns its version token."""
-        version = os.urandom(8).hex()
-        now = time.time()
-        args = [self._token, version, orjson.dumps(state), repr(now)]
-        if not self._store._call(self._store._save, keys=[self._store._lock_key(self._tenant), self._store._key(self._tenant)], args=args):
+    def append(self, change: dict[str, Any], state: Any) -> tuple[str, int]:
+        """Record `change` (already applied to `state`); every `COMPACT_EVERY` changes, and when
+        Redis had nothing, the snapshot of `state` is written instead. The new position."""
+        if self.missing or self.position - self.base + 1 >= COMPACT_EVERY:
+            version, now = os.urandom(8).hex(), time.time()
+            args = [self._token, version, orjson.dumps(state.to_state()), repr(now), self.position + 1]
+            if not self._store._call(self._store._snapshot, keys=self._keys, args=args):
+                raise RedisUnavailable("the tenant's monitor lock expired before its state was written")
+            self.version, self.base, self.saved_at = version, self.position + 1, now
+            self.position += 1
+            return version, self.position
+        position = int(self._store._call(self._store._append, keys=self._keys, args=[self._token, orjson.dumps(change)]))
+        if position < 0:
             raise RedisUnavailable("the tenant's monitor lock expired before its state was written")
-        self.version, self.saved_at = version, now
-        return version
+        self.position, self.saved_at = position, time.time()
+        return self.version, position
 
 
 class RedisStore:
@@ -100,9 +130,10 @@ class RedisStore:
         self.redis_url = redis_url
         self.prefix = prefix if prefix is not None else f"redline:monitor:{hashlib.sha256(durable.salt()).hexdigest()[:16]}:"
         self.client: redis.Redis = connect_redis(redis_url)
-        self._save = self.client.register_script(_SAVE)
-        self._release = self.client.register_script(_RELEASE)
         self._load = self.client.register_script(_LOAD)
+        self._append = self.client.register_script(_APPEND)
+        self._snapshot = self.client.register_script(_SNAPSHOT)
+        self._release = self.client.register_script(_RELEASE)
         self._down_until = 0.0
 
     @classmethod
@@ -113,6 +144,9 @@ class RedisStore:
 
     def _key(self, tenant: str) -> str:
         return f"{self.prefix}tenant:{tenant}"
+
+    def _log_key(self, tenant: str) -> str:
+        return f"{self.prefix}log:{tenant}"
 
     def _lock_key(self, tenant: str) -> str:
         return f"{self.prefix}lock:{tenant}"
@@ -135,7 +169,7 @@ class RedisStore:
             return False
 
     @contextmanager
-    def hold(self, tenant: str, known: str | None) -> Iterator[Held]:
+    def hold(self, tenant: str, known: tuple[str, int] | None) -> Iterator[Held]:
         """Hold `tenant`'s lock (waiting up to `LOCK_WAIT_S`); `RedisUnavailable` when Redis cannot
         be used, without waiting on it again for `RETRY_AFTER_S` after a failure."""
         import redis
