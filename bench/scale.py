@@ -121,6 +121,7 @@ def main() -> None:
             asyncio.run(load(urls, key, bodies, 600, args.concurrency))  # warm-up both
             print(f"scale bench on {os.cpu_count()} cores: {len(texts)} permitted prompts + {args.lookup_share:.0%} identity lookups")
             ratios = []
+            costs: dict[str, list[float]] = {}
             cpu_names = {"replicas": [pr.pid for pr in procs[1:]], "stub": [procs[0].pid], "load generator": [os.getpid()]}
             for r in range(args.rounds):
                 rate = {}
@@ -130,6 +131,8 @@ def main() -> None:
                     rate[setup], errors = asyncio.run(load(targets, key, bodies, args.requests, args.concurrency))
                     after = {k: cpu_of(v) for k, v in cpu_names.items()}
                     after["postgres+redis"] = cpu_of(pids_of("postgres") + pids_of("redis-server"))
+                    for k in after:
+                        costs.setdefault(k, []).append((after[k] - before[k]) / args.requests * 1e3)
                     per = "  ".join(f"{k} {(after[k] - before[k]) / args.requests * 1e3:.2f}" for k in after)
                     print(f"  round {r + 1} {setup} replica(s): {rate[setup]:,.0f} req/s   CPU ms/request: {per}")
                     if errors:
@@ -137,6 +140,18 @@ def main() -> None:
                 ratios.append(rate["two"] / rate["one"])
                 print(f"  round {r + 1}: two / one = {ratios[-1]:.2f}")
             print(f"throughput ratio two / one: {min(ratios):.2f}-{max(ratios):.2f}  (budget >= 1.6)")
+            # What the CPU cost per request allows on this many cores if nothing else ran: one
+            # replica is one Python process (one core at most); everything shares all the cores.
+            cores = os.cpu_count() or 1
+            cost = {k: min(v) for k, v in costs.items()}
+            total = sum(cost.values())
+            one = min(1e3 / cost["replicas"], cores * 1e3 / total)
+            two = min(2 * 1e3 / cost["replicas"], cores * 1e3 / total)
+            print(
+                f"CPU model ({cores} cores to ourselves, cheapest round): replica {cost['replicas']:.2f} ms + stub, load generator, "
+                f"PostgreSQL, Redis {total - cost['replicas']:.2f} ms per request -> one replica <= {one:,.0f}/s, two <= {two:,.0f}/s, "
+                f"ratio <= {two / one:.2f}"
+            )
         finally:
             for proc in procs:
                 proc.terminate()
