@@ -45,26 +45,31 @@ COMPACT_EVERY = 256  # log entries before the snapshot is rewritten
 
 # KEYS: lock, state hash, log. The state hash holds v (snapshot token), s (snapshot), t (when
 # written), base (how many log entries the snapshot includes); log entry i is change base + i.
-_LOAD = """
+# Taking the lock and reading what changed is one round trip; writing and releasing is another.
+_LOCK_LOAD = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
 local v = redis.call('HGET', KEYS[2], 'v')
 if not v then return {} end
 local base = tonumber(redis.call('HGET', KEYS[2], 'base'))
-local known = tonumber(ARGV[2])
+local known = tonumber(ARGV[4])
 local len = redis.call('LLEN', KEYS[3])
-if v == ARGV[1] and known >= base and known <= base + len then
+if v == ARGV[3] and known >= base and known <= base + len then
   return {v, tostring(base), false, false, redis.call('LRANGE', KEYS[3], known - base, -1)}
 end
 return {v, tostring(base), redis.call('HGET', KEYS[2], 's'), redis.call('HGET', KEYS[2], 't'), redis.call('LRANGE', KEYS[3], 0, -1)}
 """
-_APPEND = """
+_APPEND_UNLOCK = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local base = tonumber(redis.call('HGET', KEYS[2], 'base'))
-return base + redis.call('RPUSH', KEYS[3], ARGV[2])
+local n = redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('DEL', KEYS[1])
+return base + n
 """
-_SNAPSHOT = """
+_SNAPSHOT_UNLOCK = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], 'v', ARGV[2], 's', ARGV[3], 't', ARGV[4], 'base', ARGV[5])
 redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[1])
 return 1
 """
 _RELEASE = """
@@ -79,14 +84,14 @@ class Held:
     `snapshot`: a snapshot to start from (None: continue from the caller's cached state).
     `changes`: log entries to apply, in order."""
 
-    def __init__(self, store: RedisStore, tenant: str, token: bytes, known: tuple[str, int] | None) -> None:
+    def __init__(self, store: RedisStore, keys: list[str], token: bytes, known: tuple[str, int] | None, reply: Any) -> None:
         self._store = store
-        self._keys = [store._lock_key(tenant), store._key(tenant), store._log_key(tenant)]
+        self._keys = keys
         self._token = token
+        self.released = False
         self.snapshot: dict[str, Any] | None = None
         self.changes: list[dict[str, Any]] = []
         self.saved_at = 0.0
-        reply = store._call(store._load, keys=self._keys, args=[known[0] if known else "", known[1] if known else -1])
         self.missing = not reply
         self.version, self.base = "", 0
         if reply:
@@ -100,19 +105,22 @@ class Held:
         )
 
     def append(self, change: dict[str, Any], state: Any) -> tuple[str, int]:
-        """Record `change` (already applied to `state`); every `COMPACT_EVERY` changes, and when
-        Redis had nothing, the snapshot of `state` is written instead. The new position."""
+        """Record `change` (already applied to `state`) and release the lock; every `COMPACT_EVERY`
+        changes, and when Redis had nothing, the snapshot of `state` is written instead. Returns
+        the new position (snapshot token, changes applied)."""
         if self.missing or self.position - self.base + 1 >= COMPACT_EVERY:
             version, now = os.urandom(8).hex(), time.time()
             args = [self._token, version, orjson.dumps(state.to_state()), repr(now), self.position + 1]
             if not self._store._call(self._store._snapshot, keys=self._keys, args=args):
                 raise RedisUnavailable("the tenant's monitor lock expired before its state was written")
+            self.released = True
             self.version, self.base, self.saved_at = version, self.position + 1, now
             self.position += 1
             return version, self.position
         position = int(self._store._call(self._store._append, keys=self._keys, args=[self._token, orjson.dumps(change)]))
         if position < 0:
             raise RedisUnavailable("the tenant's monitor lock expired before its state was written")
+        self.released = True
         self.position, self.saved_at = position, time.time()
         return self.version, position
 
@@ -130,9 +138,9 @@ class RedisStore:
         self.redis_url = redis_url
         self.prefix = prefix if prefix is not None else f"redline:monitor:{hashlib.sha256(durable.salt()).hexdigest()[:16]}:"
         self.client: redis.Redis = connect_redis(redis_url)
-        self._load = self.client.register_script(_LOAD)
-        self._append = self.client.register_script(_APPEND)
-        self._snapshot = self.client.register_script(_SNAPSHOT)
+        self._load = self.client.register_script(_LOCK_LOAD)
+        self._append = self.client.register_script(_APPEND_UNLOCK)
+        self._snapshot = self.client.register_script(_SNAPSHOT_UNLOCK)
         self._release = self.client.register_script(_RELEASE)
         self._down_until = 0.0
 
@@ -170,30 +178,30 @@ class RedisStore:
 
     @contextmanager
     def hold(self, tenant: str, known: tuple[str, int] | None) -> Iterator[Held]:
-        """Hold `tenant`'s lock (waiting up to `LOCK_WAIT_S`); `RedisUnavailable` when Redis cannot
-        be used, without waiting on it again for `RETRY_AFTER_S` after a failure."""
+        """Hold `tenant`'s lock (waiting up to `LOCK_WAIT_S`) with what changed since `known`;
+        `RedisUnavailable` when Redis cannot be used, without waiting on it again for
+        `RETRY_AFTER_S` after a failure. `Held.append` writes and releases; else it is released here."""
         import redis
 
         if time.monotonic() < self._down_until:
             raise RedisUnavailable(f"Redis at {redact_redis_url(self.redis_url)} failed less than {RETRY_AFTER_S:g} s ago")
         token = os.urandom(12).hex().encode()
-        lock = self._lock_key(tenant)
+        keys = [self._lock_key(tenant), self._key(tenant), self._log_key(tenant)]
+        args = [token, LOCK_TTL_MS, known[0] if known else "", known[1] if known else -1]
         deadline = time.monotonic() + LOCK_WAIT_S
-        delay = 0.0005
+        delay = 0.0002
+        while (reply := self._call(self._load, keys=keys, args=args)) == 0:
+            if time.monotonic() > deadline:
+                raise RedisUnavailable(f"tenant monitor lock busy for more than {LOCK_WAIT_S:g} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.01)
+        held = Held(self, keys, token, known, reply)
         try:
-            while not self.client.set(lock, token, nx=True, px=LOCK_TTL_MS):
-                if time.monotonic() > deadline:
-                    raise RedisUnavailable(f"tenant monitor lock busy for more than {LOCK_WAIT_S:g} s")
-                time.sleep(delay)
-                delay = min(delay * 2, 0.02)
-        except redis.RedisError as e:
-            self._down_until = time.monotonic() + RETRY_AFTER_S
-            raise RedisUnavailable(f"Redis at {redact_redis_url(self.redis_url)}: {type(e).__name__}") from None
-        try:
-            yield Held(self, tenant, token, known)
+            yield held
         finally:
-            with contextlib.suppress(redis.RedisError):  # else the lock expires by itself
-                self._release(keys=[lock], args=[token])
+            if not held.released:
+                with contextlib.suppress(redis.RedisError):  # else the lock expires by itself
+                    self._release(keys=keys[:1], args=[token])
 
     # -- the MonitorStore protocol: durable state in SQL ------------------------------------------
 
