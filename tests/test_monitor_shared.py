@@ -206,3 +206,22 @@ def test_replicas_agree_across_snapshot_compactions(
     finally:
         for m in replicas:
             m.close()
+
+
+def test_serve_picks_redis_from_flag_env_or_config_and_rejects_a_bad_url(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from redline.cli import cli
+    from redline.cli.serve import _settings
+    from redline.gateway import GatewayConfig
+
+    config = GatewayConfig(redis="redis://from-config:6379/0")
+    monkeypatch.delenv("REDLINE_REDIS", raising=False)
+    assert _settings(config, None, None, None, ()).redis == "redis://from-config:6379/0"
+    monkeypatch.setenv("REDLINE_REDIS", "redis://from-env:6379/0")
+    assert _settings(config, None, None, None, ()).redis == "redis://from-env:6379/0"
+    assert _settings(config, None, None, None, (), "redis://from-flag:6379/0").redis == "redis://from-flag:6379/0"
+    out = CliRunner().invoke(
+        cli, ["serve", "--db", f"sqlite:///{tmp_path / 'r.db'}", "--key", str(tmp_path / "k.pem"), "--redis", "foo://bar", "--port", "0"]
+    )
+    assert out.exit_code == 2 and "not a Redis URL" in out.output and "Traceback" not in out.output
