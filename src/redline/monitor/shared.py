@@ -129,8 +129,6 @@ class RedisStore:
     """The monitor's store for replicas: Redis for the per-tenant state, `durable` (an `SqlStore`,
     PostgreSQL when scaled out) for the salt, alerts and snapshots."""
 
-    shared = True
-
     def __init__(self, durable: SqlStore, redis_url: str, *, prefix: str | None = None) -> None:
         """`prefix` of the Redis keys; by default one per durable database (from its subject-hash
         salt), so deployments sharing a Redis never read each other's state."""
@@ -150,14 +148,16 @@ class RedisStore:
         monitor's fail mode like one that goes down later)."""
         return cls(SqlStore(db), redis_url)
 
+    # A tenant's three keys share one hash tag: on a Redis Cluster they live in one slot, as the
+    # scripts that touch them together require.
     def _key(self, tenant: str) -> str:
-        return f"{self.prefix}tenant:{tenant}"
+        return f"{self.prefix}{{{tenant}}}:state"
 
     def _log_key(self, tenant: str) -> str:
-        return f"{self.prefix}log:{tenant}"
+        return f"{self.prefix}{{{tenant}}}:log"
 
     def _lock_key(self, tenant: str) -> str:
-        return f"{self.prefix}lock:{tenant}"
+        return f"{self.prefix}{{{tenant}}}:lock"
 
     def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         import redis
@@ -167,14 +167,6 @@ class RedisStore:
         except redis.RedisError as e:
             self._down_until = time.monotonic() + RETRY_AFTER_S
             raise RedisUnavailable(f"Redis at {redact_redis_url(self.redis_url)}: {type(e).__name__}") from None
-
-    def ping(self) -> bool:
-        import redis
-
-        try:
-            return bool(self.client.ping())
-        except redis.RedisError:
-            return False
 
     @contextmanager
     def hold(self, tenant: str, known: tuple[str, int] | None) -> Iterator[Held]:
@@ -195,11 +187,12 @@ class RedisStore:
                 raise RedisUnavailable(f"tenant monitor lock busy for more than {LOCK_WAIT_S:g} s")
             time.sleep(delay)
             delay = min(delay * 2, 0.01)
-        held = Held(self, keys, token, known, reply)
+        held: Held | None = None
         try:
+            held = Held(self, keys, token, known, reply)
             yield held
         finally:
-            if not held.released:
+            if held is None or not held.released:
                 with contextlib.suppress(redis.RedisError):  # else the lock expires by itself
                     self._release(keys=keys[:1], args=[token])
 
