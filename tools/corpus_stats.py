@@ -10,6 +10,7 @@ from redline.corpus import read_examples, split_of
 
 ROOT = Path(__file__).resolve().parent.parent / "data"
 _WORD = re.compile(r"\w+")
+EVERYDAY = ("everyday_alarming", "roster_everyday")
 
 
 def text_of(item: dict) -> str:
@@ -33,10 +34,10 @@ def main() -> None:
         if e.label == "permitted"
         and (
             e.id.split("-")[0] in ("pns", "paw", "mpm", "mpw")
-            or (e.id.split("-")[0] in ("wsp", "mls") and e.category != "everyday_alarming")
+            or (e.id.split("-")[0] in ("wsp", "mls", "w4a", "w4m", "w4l") and e.category not in EVERYDAY)
         )
     )
-    everyday = sum(1 for e in examples if e.category == "everyday_alarming")
+    everyday = sum(1 for e in examples if e.category in EVERYDAY)
     print(f"\npermitted at the national-security boundary: {boundary}; everyday prompts with alarming words: {everyday}")
     print(f"permitted marked `expect: review` (gray cases): {sum(1 for e in examples if e.expect == 'review')}\n")
     print("| source file | examples | labels |\n|---|---|---|")

@@ -1,25 +1,24 @@
 """Fit the built-in model from a labeled corpus (deterministic; about 1.5 minutes on 2 cores).
 
 Each example is normalized exactly as at inference and featurized by `features`; a network with
-one hidden layer is fitted over TF-IDF terms plus signal features (softmax over permitted and the
+one hidden layer is fitted (`network`, minibatch Adam) over TF-IDF terms plus signal features (softmax over permitted and the
 two red lines, balanced classes, hard negatives up-weighted). The result is plain data.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
 from redline.classify.features import dense_feature_names, dense_features, fired_signals, sublinear_tf, terms
 from redline.classify.model import TextModel
+from redline.classify.network import Settings
+from redline.classify.network import fit as fit_network
 from redline.corpus import Example
 from redline.policy import Policy, version_of
 from redline.text import Conversation, InputError, conversation_from_item
@@ -29,7 +28,7 @@ CHAR_NS = (5,)
 MIN_DF = 2
 HIDDEN = 64
 ALPHA = 1e-3
-MAX_ITER = 40
+EPOCHS = 40
 HARD_NEGATIVE_WEIGHT = 2.0
 # A few words must not weigh like a whole paragraph: short texts are scaled by at least this norm.
 NORM_FLOOR = 25.0
@@ -94,31 +93,30 @@ def fit(
     x = sparse.hstack([_tfidf(counts, vocab, idf), sparse.csr_matrix(dense)]).tocsr()
     labels = np.array([ex.label for ex in examples])
     weights = _sample_weights(policy, labels, dense, hard_negative_weight)
-    net = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=alpha, max_iter=MAX_ITER, random_state=0, shuffle=True)
-    with warnings.catch_warnings(), threadpool_limits(1):  # one BLAS thread: bit-for-bit reproducible
-        warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed epoch budget is the regularizer
-        net.fit(x, labels, sample_weight=weights)
-    w1, w2 = net.coefs_
-    b1, b2 = net.intercepts_
+    classes = sorted(set(labels.tolist()))
+    # A fixed epoch budget is the regularizer (with the L2 penalty); one BLAS thread keeps the
+    # result bit-for-bit reproducible.
+    with threadpool_limits(1):
+        net = fit_network(x, np.searchsorted(classes, labels), weights, len(classes), Settings(hidden=hidden, alpha=alpha, epochs=EPOCHS))
     return TextModel(
-        classes=tuple(str(c) for c in net.classes_),
+        classes=tuple(classes),
         max_n=MAX_N,
         char_ns=CHAR_NS,
         vocabulary=vocab,
         idf=idf,
         dense_names=dense_feature_names(policy),
         norm_floor=NORM_FLOOR,
-        w1=w1,
-        b1=b1,
-        w2=w2,
-        b2=b2,
+        w1=net.w1,
+        b1=net.b1,
+        w2=net.w2,
+        b2=net.b2,
         metadata={
             "examples": n_docs,
             "labels": dict(sorted(Counter(labels.tolist()).items())),
             "terms": len(vocab),
             "hidden": hidden,
             "alpha": alpha,
-            "epochs": MAX_ITER,
+            "epochs": EPOCHS,
             # what the features depend on (not thresholds or rules): retraining is needed when this changes
             "signals_version": signals_version(policy),
         },

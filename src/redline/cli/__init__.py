@@ -20,6 +20,7 @@ from redline.cli.screen import screen
 from redline.cli.serve import serve
 from redline.cli.tenants import tenants
 from redline.cli.train import train
+from redline.cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -43,6 +44,7 @@ cli.add_command(screen)
 cli.add_command(replay)
 cli.add_command(serve)
 cli.add_command(tenants)
+cli.add_command(users)
 
 
 def main() -> None:

@@ -10,13 +10,16 @@ import click
 from redline.cli.common import EXIT_POLICY, fail, load_engine, policy_option
 from redline.cli.ledger import DEFAULT_DB, DEFAULT_KEY
 from redline.cli.tenants import EXIT_USAGE
+from redline.console import PREFIX, Console, open_console
 from redline.engine import Engine
 from redline.gate import Gate, GateError, GateStore, GateUnavailable
 from redline.gateway import ConfigError, Gateway, GatewayConfig, UpstreamConfig, load_config
+from redline.gateway.reviewing import ReviewHook
 from redline.gateway.serve import run
 from redline.ledger import Ledger, LedgerError, SigningKey, load_or_create_signing_key
 from redline.monitor import Monitor, MonitorError, MonitorStore, open_store
 from redline.monitor.shared import RedisStore
+from redline.review import ReviewStore
 from redline.screen import Screener
 from redline.store import DatabaseURL, StoreError, parse_db_url
 from redline.store.redis import check_redis_url, redact_redis_url
@@ -155,10 +158,55 @@ def serve(
         fail(str(e), EXIT_USAGE)
         return
     gate, gate_unavailable = _open_gate(engine, url, signing_key)
+    try:
+        reviews, console, console_ledger = _open_console(engine, url, signing_key, config, store, gate, monitor)
+    except (StoreError, LedgerError) as e:
+        fail(f"the review queue and console cannot be opened: {e}", EXIT_USAGE)
+        return
     if not config.upstreams:
         click.echo("no upstream configured: /v1/check works; chat endpoints answer 503 until --upstream or --config names one.")
     names = ", ".join(f"{u.name} ({u.format}, {u.url})" for u in config.upstreams) or "none"
     shared = f" (shared: {redact_redis_url(config.redis)})" if monitor is not None and config.redis else ""
     state = f"monitor: {'on' + shared if monitor is not None else 'off (no monitor section)'}  gate: {'on' if gate is not None else 'UNAVAILABLE'}"
     click.echo(f"redline gateway on http://{config.host}:{config.port}  db={url}  upstreams: {names}  {state}", err=True)
-    run(Gateway(config, engine, store, ledger, monitor=monitor, gate=gate, gate_unavailable=gate_unavailable), config.host, config.port)
+    users = len([u for u in console.users.list() if u.active])
+    hint = "" if users else " (no accounts yet: redline users add NAME --role ROLE)"
+    click.echo(f"console on http://{config.host}:{config.port}{PREFIX}/  {users} active account(s){hint}", err=True)
+    gateway = Gateway(config, engine, store, ledger, monitor=monitor, gate=gate, gate_unavailable=gate_unavailable, reviews=reviews)
+    try:
+        run(gateway, config.host, config.port, [console.mount])
+    finally:
+        console.close()
+        reviews.store.close()
+        console_ledger.close()
+
+
+def _open_console(
+    engine: Engine,
+    url: DatabaseURL,
+    key: SigningKey,
+    config: GatewayConfig,
+    tenants: TenantStore,
+    gate: Gate | None,
+    monitor: Monitor | None,
+) -> tuple[ReviewHook, Console, Ledger]:
+    """The review queue the gateway fills and the console (under /console) that answers it."""
+    review_store = ReviewStore(url)
+
+    def consumed(nonce: str) -> bool:
+        issued = gate.store.challenge(nonce) if gate is not None else None
+        return issued is None or issued.consumed_at is not None
+
+    console_ledger = Ledger.open(url, key, retention=engine.policy.document.retention)
+    hook = ReviewHook(review_store, console_ledger.redactor, config.on_review == "hold", consumed)
+    console = open_console(
+        url,
+        engine.policy,
+        console_ledger,
+        review_store,
+        gate_store=gate.store if gate is not None else None,
+        tenants=tenants,
+        monitor_store=monitor.store if monitor is not None else None,
+        monitor=monitor,
+    )
+    return hook, console, console_ledger

@@ -96,6 +96,38 @@ class Verifier:
             return Outcome(False, "replay: this authorization has already been used")
         return Outcome(True, "released", tuple(signers), challenge["nonce"])
 
+    def preflight(self, authorizations: Sequence[Any], now: float) -> Outcome:
+        """Check authorizations before the call is retried, without consuming anything: the format,
+        the arguments against their hash, the time window, every signature against a registered,
+        unrevoked operator with the required role, and that this gate issued the challenge and its
+        nonce is unused. The console runs this when an approver signs; the call itself is still
+        released only by `verify`, which checks the bindings against the call and consumes the
+        nonce."""
+        try:
+            if not authorizations:
+                return Outcome(False, "no authorization")
+            auths = [check_authorization_shape(a) for a in authorizations]
+            challenge = auths[0]["challenge"]
+            if not all(_same(a["challenge"], challenge) for a in auths[1:]):
+                return Outcome(False, "the authorizations sign different challenges")
+            if not hmac.compare_digest(args_sha256(challenge["arguments"]).encode(), challenge["args_sha256"].encode()):
+                return Outcome(False, "the challenge's arguments do not match its argument hash")
+            if now >= challenge["expires_at"]:
+                return Outcome(False, "the challenge has expired")
+            signers: list[str] = []
+            for auth in auths:
+                if reason := self._signature_problem(auth, challenge["required_role"]):
+                    return Outcome(False, reason)
+                signers.append(auth["operator"])
+            issued = self.store.challenge(challenge["nonce"])
+            if issued is None or not hmac.compare_digest(issued.digest.encode(), digest(challenge).encode()):
+                return Outcome(False, "the challenge was not issued by this gate")
+            if issued.consumed_at is not None:
+                return Outcome(False, "this challenge has already been used")
+        except GateError as e:
+            return Outcome(False, str(e))
+        return Outcome(True, "signatures valid", tuple(signers), challenge["nonce"])
+
     def _binding_mismatch(self, call: Call, ch: Mapping[str, Any]) -> str | None:
         tool = call.tool
         expected: list[tuple[str, Any]] = [

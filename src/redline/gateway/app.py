@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from redline.engine import Engine
 from redline.gate import Gate, GateError
@@ -40,6 +40,8 @@ from redline.gateway.ledger_writer import DecisionRecorder
 from redline.gateway.metrics import CONTENT_TYPE, Metrics
 from redline.gateway.monitoring import MonitorHook
 from redline.gateway.pipeline import Pipeline, Verdict
+from redline.gateway.reviewing import HEADER as REVIEW_HEADER
+from redline.gateway.reviewing import ReviewHook
 from redline.gateway.stream import HoldBack, refusal_code, refusal_message, refuses
 from redline.gateway.upstream import Answer, NoUpstreamError, Router, UpstreamsFailedError
 from redline.gateway.wire import ChatRequest, RequestError, SSESplitter, parse_request, response_output
@@ -72,9 +74,11 @@ class Gateway:
         monitor: Monitor | None = None,
         gate: Gate | None = None,
         gate_unavailable: str = "",
+        reviews: ReviewHook | None = None,
     ) -> None:
         """`monitor`: the Monitor (None: the policy has none). `gate`: the Gate; None means it could
-        not be opened (`gate_unavailable` says why) and lethal tool calls are withheld."""
+        not be opened (`gate_unavailable` says why) and lethal tool calls are withheld. `reviews`: the
+        review queue the console answers (None: holds are only ledger records)."""
         self.config = config
         self.engine = engine
         self.metrics = Metrics()
@@ -85,7 +89,7 @@ class Gateway:
         )
         self.monitor = MonitorHook(monitor, self.writer, self.metrics) if monitor is not None else None
         self.gate = GateHook(gate, engine.policy, self.metrics, gate_unavailable)
-        self.pipeline = Pipeline(engine, self.writer, self.metrics, monitor=self.monitor, gate=self.gate)
+        self.pipeline = Pipeline(engine, self.writer, self.metrics, monitor=self.monitor, gate=self.gate, reviews=reviews)
         self.router = Router(config.upstreams, config.breaker, self.metrics)
         self.hold_reviews = config.on_review == "hold"
         # Request ids: a random per-process prefix and a counter (uuid4 costs a getrandom call per request).
@@ -106,13 +110,15 @@ class Gateway:
             if self.writer is not None:
                 await asyncio.to_thread(self.writer.close)
 
-    def app(self) -> Starlette:
+    def app(self, mounts: Sequence[BaseRoute] = ()) -> Starlette:
+        """`mounts`: more routes beside the API (the console under `/console`)."""
         routes = [
             Route("/v1/chat/completions", self._endpoint("openai", self.chat), methods=["POST"]),
             Route("/v1/messages", self._endpoint("anthropic", self.chat), methods=["POST"]),
             Route("/v1/check", self._endpoint("openai", self.check), methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+            *mounts,
         ]
         handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {HTTPException: self._http_error, Exception: self._crash}
         return Starlette(routes=routes, exception_handlers=handlers, lifespan=self.lifespan)
@@ -179,7 +185,8 @@ class Gateway:
 
     def _refusal(self, api: Api, verdict: Verdict, stage: str, headers: dict[str, str]) -> Response:
         code = refusal_code(verdict)
-        redline = verdict.redline(stage, review_id=verdict.decision.decision == "review")
+        # review_id: the hold a reviewer can release (a held review, or a blocked request's input)
+        redline = verdict.redline(stage, review_id=verdict.decision.decision == "review" or stage == "input")
         return error_response(api, 403, refusal_message(verdict, stage), code=code, redline=redline, headers=headers)
 
     # -- endpoints -------------------------------------------------------------------------------
@@ -194,7 +201,7 @@ class Gateway:
             if AUTH_BODY_FIELD in chat.body:
                 chat = dataclasses.replace(chat, body=without_redline(chat.body))
                 raw = orjson.dumps(chat.body)
-            verdict = await self.pipeline.decide_input(tenant, request_id, chat.item())
+            verdict = await self.pipeline.decide_input(tenant, request_id, chat.item(), review_id=request.headers.get(REVIEW_HEADER))
         except (RequestError, InputError, GateError) as e:
             raise RefusedError(400, f"redline: {e}", "invalid_request") from None
         headers: dict[str, str] = {"x-redline-decision": verdict.decision.decision}

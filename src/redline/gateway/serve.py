@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import uvicorn
+from starlette.routing import BaseRoute
 
 from redline.gateway.app import Gateway
 
 
-def run(gateway: Gateway, host: str, port: int) -> None:
-    """Serve until interrupted. Access logs are off: they would put tenants' traffic in a log."""
+def run(gateway: Gateway, host: str, port: int, mounts: Sequence[BaseRoute] = ()) -> None:
+    """Serve until interrupted. Access logs are off: they would put tenants' traffic in a log.
+    `mounts`: more apps beside the API (the console)."""
     config = uvicorn.Config(
-        gateway.app(),
+        gateway.app(mounts),
         host=host,
         port=port,
         loop="auto",
