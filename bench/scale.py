@@ -111,12 +111,15 @@ def main() -> None:
         stub_code = f"import sys, time; sys.path.insert(0, 'tests'); from gateway_stubs import StubUpstream; StubUpstream('openai', {stub_port}).start(); time.sleep(1e9)"
         procs = [spawn(["-c", stub_code], work / "stub.log")]
         ports = [free_port(), free_port()]
-        for i, port in enumerate(ports):
-            cmd = ["-c", "from redline.cli import main; main()", "serve", "--db", db, "--redis", redis_url]
-            cmd += ["--key", str(work / "k.pem"), "--port", str(port), "--upstream", stub_url]
-            procs.append(spawn(cmd, work / f"replica{i}.log"))
-            wait_http(f"http://127.0.0.1:{port}/healthz", 90)  # one at a time: the first creates the tables
         try:
+            for i, port in enumerate(ports):
+                cmd = ["-c", "from redline.cli import main; main()", "serve", "--db", db, "--redis", redis_url]
+                cmd += ["--key", str(work / "k.pem"), "--port", str(port), "--upstream", stub_url]
+                procs.append(spawn(cmd, work / f"replica{i}.log"))
+                try:
+                    wait_http(f"http://127.0.0.1:{port}/healthz", 90)  # one at a time: the first creates the tables
+                except OSError:
+                    sys.exit(f"replica {i} did not start:\n{(work / f'replica{i}.log').read_text()[-2000:]}")
             urls = [f"http://127.0.0.1:{port}/v1/chat/completions" for port in ports]
             asyncio.run(load(urls, key, bodies, 600, args.concurrency))  # warm-up both
             print(f"scale bench on {os.cpu_count()} cores: {len(texts)} permitted prompts + {args.lookup_share:.0%} identity lookups")
