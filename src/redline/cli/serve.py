@@ -17,19 +17,24 @@ from redline.gateway import ConfigError, Gateway, GatewayConfig, UpstreamConfig,
 from redline.gateway.reviewing import ReviewHook
 from redline.gateway.serve import run
 from redline.ledger import Ledger, LedgerError, SigningKey, load_or_create_signing_key
-from redline.monitor import Monitor, MonitorError, open_store
+from redline.monitor import Monitor, MonitorError, MonitorStore, open_store
+from redline.monitor.shared import RedisStore
 from redline.review import ReviewStore
 from redline.screen import Screener
 from redline.store import DatabaseURL, StoreError, parse_db_url
+from redline.store.redis import check_redis_url, redact_redis_url
 from redline.tenants import TenantError, TenantStore, onboard, tenant_screener
 
 
-def _settings(config: GatewayConfig, db: str | None, host: str | None, port: int | None, upstreams: tuple[str, ...]) -> GatewayConfig:
+def _settings(
+    config: GatewayConfig, db: str | None, host: str | None, port: int | None, upstreams: tuple[str, ...], redis: str | None = None
+) -> GatewayConfig:
     """Command line over config file over defaults; `--upstream` URLs come first in failover order."""
     extra = [UpstreamConfig(name=f"upstream-{i + 1}", url=u) for i, u in enumerate(upstreams)]
     return config.model_copy(
         update={
             "db": db or os.environ.get("REDLINE_DB") or config.db or DEFAULT_DB,
+            "redis": redis or os.environ.get("REDLINE_REDIS") or config.redis,
             "host": host or config.host,
             "port": config.port if port is None else port,
             "upstreams": extra + config.upstreams,
@@ -62,6 +67,14 @@ def _demo_tenant(store: TenantStore, screener: Screener | None, name: str, host:
     )
 
 
+def _monitor_store(url: DatabaseURL, redis_url: str | None) -> MonitorStore:
+    """The monitor's state in the database (one process), or shared by replicas through Redis
+    with the durable part in the database."""
+    if redis_url is None:
+        return open_store(url)
+    return RedisStore.open(url, check_redis_url(redis_url))
+
+
 def _open_gate(engine: Engine, url: DatabaseURL, key: SigningKey) -> tuple[Gate | None, str]:
     """The Gate on the same database, recording into the same ledger. If it cannot be opened the
     gateway still serves, but withholds every lethal tool call (fail closed) and says so."""
@@ -90,6 +103,13 @@ def _open_gate(engine: Engine, url: DatabaseURL, key: SigningKey) -> tuple[Gate 
     default=None,
     help=f"Ledger checkpoint signing key, created on first use [default: $REDLINE_LEDGER_KEY, the config's ledger_key, or {DEFAULT_KEY}].",
 )
+@click.option(
+    "--redis",
+    "redis_url",
+    default=None,
+    metavar="URL",
+    help="Redis URL (redis://HOST:PORT/DB) for monitor state shared by replicas [default: $REDLINE_REDIS or the config's redis].",
+)
 @click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8080].")
 @click.option(
@@ -101,6 +121,7 @@ def serve(
     config_path: str | None,
     db: str | None,
     key_path: str | None,
+    redis_url: str | None,
     host: str | None,
     port: int | None,
     upstreams: tuple[str, ...],
@@ -110,7 +131,7 @@ def serve(
     """Run the gateway: OpenAI (/v1/chat/completions) and Anthropic (/v1/messages) compatible,
     plus /v1/check, /healthz and /metrics. Red-line requests get 403 and never reach a model."""
     try:
-        config = _settings(load_config(config_path), db, host, port, upstreams)
+        config = _settings(load_config(config_path), db, host, port, upstreams, redis_url)
     except ConfigError as e:
         fail(str(e), EXIT_POLICY)
         return
@@ -129,7 +150,8 @@ def serve(
         ledger = Ledger.open(url, signing_key, retention=engine.policy.document.retention)
         # The monitor's state lives in the same database, so a restart resumes a campaign's counts
         # and keeps its open alerts. A policy with a monitor section is not served without it.
-        monitor = Monitor(engine.policy, open_store(url)) if engine.policy.document.monitor is not None else None
+        # With --redis, replicas share it (a campaign over replicas is one campaign).
+        monitor = Monitor(engine.policy, _monitor_store(url, config.redis)) if engine.policy.document.monitor is not None else None
         if demo_tenant:
             _demo_tenant(store, tenant_screener(url, engine.policy), demo_tenant, config.host, config.port, config.db)
     except (StoreError, LedgerError, TenantError, MonitorError, OSError) as e:
@@ -144,7 +166,8 @@ def serve(
     if not config.upstreams:
         click.echo("no upstream configured: /v1/check works; chat endpoints answer 503 until --upstream or --config names one.")
     names = ", ".join(f"{u.name} ({u.format}, {u.url})" for u in config.upstreams) or "none"
-    state = f"monitor: {'on' if monitor is not None else 'off (no monitor section)'}  gate: {'on' if gate is not None else 'UNAVAILABLE'}"
+    shared = f" (shared: {redact_redis_url(config.redis)})" if monitor is not None and config.redis else ""
+    state = f"monitor: {'on' + shared if monitor is not None else 'off (no monitor section)'}  gate: {'on' if gate is not None else 'UNAVAILABLE'}"
     click.echo(f"redline gateway on http://{config.host}:{config.port}  db={url}  upstreams: {names}  {state}", err=True)
     users = len([u for u in console.users.list() if u.active])
     hint = "" if users else " (no accounts yet: redline users add NAME --role ROLE)"

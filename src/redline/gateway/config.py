@@ -72,6 +72,7 @@ class GatewayConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     db: str | None = None
+    redis: str | None = None  # redis://host:port/db: monitor state shared by replicas
     ledger_key: str | None = None
     policy: str | None = None
     on_review: Literal["hold", "flag"] = "flag"

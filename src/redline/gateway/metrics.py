@@ -44,6 +44,9 @@ class Metrics:
             "redline_monitor_escalations", "Input decisions escalated by an open monitor alert, by rule", ["rule"], registry=r
         )
         self.monitor_errors = Counter("redline_monitor_errors", "Requests the monitor failed to count (sent to review)", registry=r)
+        self.monitor_degraded = Counter(
+            "redline_monitor_degraded", "Requests counted in this replica only: the shared monitor state was unavailable", registry=r
+        )
         self.gate_calls = Counter(
             "redline_gate_calls", "Tool calls in model output by gate verdict and effect", ["status", "effect"], registry=r
         )

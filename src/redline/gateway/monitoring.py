@@ -44,6 +44,10 @@ class MonitorHook:
             log.error("monitor failed on request %s: %s", request_id, type(e).__name__)
             self.metrics.monitor_errors.inc()
             return _unavailable(decision, type(e).__name__)
+        if seen.degraded is not None:
+            # the policy chose `shared_state_down: local`: counted here only, and said loudly
+            self.metrics.monitor_degraded.inc()
+            log.error("monitor shared state unavailable, counting in this replica only: %s", seen.degraded)
         for alert in seen.alerts:
             self.metrics.alerts.labels(alert.kind, alert.rule).inc()
             if self.recorder is not None:

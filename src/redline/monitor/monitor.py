@@ -1,26 +1,33 @@
 """`Monitor`: one call per request (`observe`) that counts it into its tenant's windows, raises
 alerts when a policy rule's counts are reached, and escalates the tenant's further matching
-requests while an alert is open; `clear_alert` for the reviewer. Thread-safe."""
+requests while an alert is open; `clear_alert` for the reviewer. Thread-safe.
+
+With a `RedisStore` the tenants' state is shared by gateway replicas: a request the monitor counts
+is counted under the tenant's lock on the shared state (`redline.monitor.shared`); other requests
+never touch Redis. When Redis cannot be used, the policy's `shared_state_down` says what happens."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from redline.decide import Decision
 from redline.monitor.alerts import Alert
-from redline.monitor.profile import Profiler, RequestProfile
+from redline.monitor.profile import Profiler, RequestProfile, Subject
+from redline.monitor.shared import RedisStore
 from redline.monitor.state import TenantState
 from redline.monitor.store import MemoryStore, MonitorStore
 from redline.policy import Policy
 from redline.policy.schema import MonitorRule
+from redline.store.redis import RedisUnavailable
 from redline.text import Conversation
 
 _RANK = {"allow": 0, "review": 1, "block": 2}
+_T = TypeVar("_T")
 DEFAULT_FLUSH_SECONDS = 1.0
 
 
@@ -38,6 +45,7 @@ class Observation:
     escalated_by: str | None = None
     surveillance: bool = False
     domestic_subjects: int = 0
+    degraded: str | None = None  # the shared state was unavailable: counted in this process only (why)
 
 
 class Monitor:
@@ -62,6 +70,9 @@ class Monitor:
         self._tenants: dict[str, TenantState] = {}
         self._dirty: set[str] = set()
         self._alerts: dict[str, Alert] = {}  # open alerts by id (the store is read once per alert)
+        self._shared = self.store if isinstance(self.store, RedisStore) else None
+        self._versions: dict[str, tuple[str, int]] = {}  # shared state: (snapshot token, changes applied) of each cached state
+        self._saved_at: dict[str, float] = {}  # shared state: when that version was written
         self._lock = threading.RLock()
         self._flush_seconds = flush_seconds
         self._clock = clock
@@ -91,17 +102,26 @@ class Monitor:
             return Observation(decision)
         authorities = tuple(authorities)
         profile = self.profiler.profile(request, decision, conversation=conversation, authorities=authorities)
+        degraded: str | None = None
         with self._lock:
-            state = self._state(tenant)
-            state.advance(max(ts, state.last_ts))
-            counted = 0
-            raised: list[Alert] = []
-            if profile.surveillance and profile.subjects:
-                counted = state.record(float(ts), str(request_id), profile)
-                self._dirty.add(tenant)
-                if counted:
-                    raised = self._evaluate(tenant, state, float(ts))
-            out = self._escalate(state, decision, profile, counted)
+            if self._shared is None:
+                out, raised, counted = self._count(self._state(tenant), tenant, request_id, float(ts), profile, decision)
+            elif profile.surveillance and profile.subjects:
+                try:
+                    out, raised, counted = self._shared_update(
+                        tenant,
+                        lambda state: _logged(
+                            self._count(state, tenant, request_id, float(ts), profile, decision), profile, float(ts), request_id
+                        ),
+                    )
+                except RedisUnavailable as e:
+                    if self.config.shared_state_down != "local":
+                        raise MonitorError(f"shared monitor state unavailable: {e}") from None
+                    degraded = str(e)
+                    self._saved_at[tenant] = time.time()
+                    out, raised, counted = self._count(self._state(tenant), tenant, request_id, float(ts), profile, decision)
+            else:  # nothing to count: the shared state is not touched
+                out, raised, counted = decision, [], 0
             self._maybe_flush()
         return Observation(
             out,
@@ -109,7 +129,45 @@ class Monitor:
             escalated_by=out.rule if out is not decision else None,
             surveillance=profile.surveillance,
             domestic_subjects=counted,
+            degraded=degraded,
         )
+
+    def _count(
+        self, state: TenantState, tenant: str, request_id: str, ts: float, profile: RequestProfile, decision: Decision
+    ) -> tuple[Decision, list[Alert], int]:
+        state.advance(max(ts, state.last_ts))
+        counted = 0
+        raised: list[Alert] = []
+        if profile.surveillance and profile.subjects:
+            counted = state.record(ts, str(request_id), profile)
+            self._dirty.add(tenant)
+            if counted:
+                raised = self._evaluate(tenant, state, ts)
+        return self._escalate(state, decision, profile, counted), raised, counted
+
+    def _shared_update(self, tenant: str, change: Callable[[TenantState], tuple[_T, dict[str, Any]]]) -> _T:
+        """Under the tenant's cross-process lock: bring the cached state up to date with the shared
+        log (or snapshot), run `change` on it, and append the change it returns to the log."""
+        assert self._shared is not None
+        try:
+            with self._shared.hold(tenant, self._versions.get(tenant)) as held:
+                if held.missing:  # Redis has nothing (new tenant, or Redis lost its data): the durable snapshot
+                    state = self._load(tenant)
+                elif held.snapshot is not None:
+                    state = TenantState(self.config)
+                    state.load_state(held.snapshot)
+                else:
+                    state = self._tenants[tenant]
+                for entry in held.changes:
+                    _replay(state, entry)
+                self._tenants[tenant] = state
+                result, entry = change(state)
+                self._versions[tenant] = held.append(entry, state)
+                self._saved_at[tenant] = held.saved_at
+        except BaseException:
+            self._versions.pop(tenant, None)  # the cached state may hold a change that was not written
+            raise
+        return result
 
     def profile(self, request: Any, decision: Decision, conversation: Conversation | None = None) -> RequestProfile:
         """The monitor's reading of one request, without counting it (for tools and tests)."""
@@ -207,11 +265,16 @@ class Monitor:
             alert = self.store.alert(alert_id)
             if alert is None or not alert.open:
                 raise KeyError(alert_id)
-            state = self._state(alert.tenant)
-            when = at if at is not None else max(state.last_ts, alert.raised_at)
-            lead = next(iter(alert.thresholds))
-            state.cleared[alert.rule] = (when, float(state.value(lead, alert.window) or alert.counts.get(lead, 0)))
-            state.open_alerts.pop(alert.rule, None)
+            found = alert
+
+            def clear(state: TenantState) -> tuple[float, dict[str, Any]]:
+                when = at if at is not None else max(state.last_ts, found.raised_at)
+                lead = next(iter(found.thresholds))
+                entry = {"clear": found.rule, "at": when, "value": float(state.value(lead, found.window) or found.counts.get(lead, 0))}
+                _replay(state, entry)
+                return when, entry
+
+            when = self._shared_update(alert.tenant, clear) if self._shared is not None else clear(self._state(alert.tenant))[0]
             cleared = alert.cleared(reviewer, when)
             self.store.save_alert(cleared)
             self._alerts.pop(alert_id, None)
@@ -235,11 +298,14 @@ class Monitor:
     def _state(self, tenant: str) -> TenantState:
         state = self._tenants.get(tenant)
         if state is None:
-            state = TenantState(self.config)
-            saved = self.store.load_tenant(tenant)
-            if saved is not None:
-                state.load_state(saved)
-            self._tenants[tenant] = state
+            state = self._tenants[tenant] = self._load(tenant)
+        return state
+
+    def _load(self, tenant: str) -> TenantState:
+        state = TenantState(self.config)
+        saved = self.store.load_tenant(tenant)
+        if saved is not None:
+            state.load_state(saved)
         return state
 
     def _maybe_flush(self) -> None:
@@ -249,7 +315,14 @@ class Monitor:
     def flush(self) -> None:
         """Write the changed tenants' snapshots (done every `flush_seconds` and on close)."""
         with self._lock:
-            if self._dirty:
+            if self._dirty and self._shared is not None:
+                # each tenant stamped with when its state was written to Redis: a replica's older
+                # copy never replaces a newer snapshot
+                now = time.time()
+                for t in self._dirty:
+                    self.store.save_tenants({t: self._tenants[t].to_state()}, self._saved_at.get(t, now))
+                self._dirty.clear()
+            elif self._dirty:
                 self.store.save_tenants({t: self._tenants[t].to_state() for t in self._dirty}, time.time())
                 self._dirty.clear()
             self._last_flush = self._clock()
@@ -263,3 +336,35 @@ class Monitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- the shared log: one entry per change of a tenant's state, replayed by the other replicas -------
+
+
+def _logged(
+    result: tuple[Decision, list[Alert], int], profile: RequestProfile, ts: float, request_id: str
+) -> tuple[tuple[Decision, list[Alert], int], dict[str, Any]]:
+    """A counted request's log entry: what `TenantState.record` read of its profile, and the
+    alerts it raised (so a replica replaying it opens them too, without raising them again)."""
+    entry = {
+        "ts": ts,
+        "id": str(request_id),
+        "subjects": [list(s.hashes) for s in profile.counted()],
+        "categories": sorted(profile.categories),
+        "refs": sorted(profile.process_refs),
+        "raised": {a.rule: a.id for a in result[1]},
+    }
+    return result, entry
+
+
+def _replay(state: TenantState, entry: dict[str, Any]) -> None:
+    if "clear" in entry:
+        state.cleared[entry["clear"]] = (float(entry["at"]), float(entry["value"]))
+        state.open_alerts.pop(entry["clear"], None)
+        return
+    ts = float(entry["ts"])
+    state.advance(max(ts, state.last_ts))
+    subjects = tuple(Subject(tuple(int(h) for h in hashes), "domestic") for hashes in entry["subjects"])
+    profile = RequestProfile(True, frozenset(entry["categories"]), frozenset(entry["refs"]), subjects, 0, False)
+    state.record(ts, str(entry["id"]), profile)
+    state.open_alerts.update(entry["raised"])

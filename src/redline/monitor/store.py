@@ -28,6 +28,12 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS monitor_alerts_tenant ON monitor_alerts (tenant, cleared_at)",
 )
 
+_UPSERT = (
+    "INSERT INTO monitor_tenants (tenant, state, updated) VALUES (?, ?, ?) "
+    "ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated = excluded.updated"
+)
+_UPSERT_NEWER = _UPSERT + " WHERE monitor_tenants.updated <= excluded.updated"
+
 
 class MonitorStore(Protocol):
     def salt(self) -> bytes: ...
@@ -119,14 +125,13 @@ class SqlStore:
         rows = self._query("SELECT state FROM monitor_tenants WHERE tenant = ?", (tenant,))
         return None if not rows else orjson.loads(rows[0][0])
 
-    def save_tenants(self, states: dict[str, dict[str, Any]], now: float) -> None:
+    def save_tenants(self, states: dict[str, dict[str, Any]], now: float, *, newer_only: bool = False) -> None:
+        """Upsert snapshots stamped `now`; with `newer_only`, a stored snapshot stamped later
+        than `now` is kept (replicas flushing the same tenant)."""
         if not states:
             return
         rows = [(tenant, orjson.dumps(state).decode(), now) for tenant, state in states.items()]
-        statement = self._sql(
-            "INSERT INTO monitor_tenants (tenant, state, updated) VALUES (?, ?, ?) "
-            "ON CONFLICT (tenant) DO UPDATE SET state = excluded.state, updated = excluded.updated"
-        )
+        statement = self._sql(_UPSERT_NEWER if newer_only else _UPSERT)
         with self._lock, transaction(self._conn), closing(self._conn.cursor()) as cur:
             cur.executemany(statement, rows)
 

@@ -204,6 +204,11 @@ class MonitorConfig(_Strict):
     foreign_context_authorities: list[str] = Field(default_factory=list)
     home_regions: list[tuple[float, float, float, float]] = Field(default_factory=list)  # lat_min, lat_max, lon_min, lon_max
     sample_request_ids: int = Field(default=5, ge=0, le=50)
+    # Replicas share the counters in Redis. When it cannot be reached: `fail_closed` sends each
+    # request the monitor would count to review (the gateway's monitor.unavailable rule); `local`
+    # counts it in this replica's own state (a campaign split over replicas may then be missed)
+    # and reports the degradation (log, metric).
+    shared_state_down: Literal["fail_closed", "local"] = "fail_closed"
     rules: list[MonitorRule] = Field(default_factory=list)
 
     @field_validator("windows")
