@@ -141,7 +141,7 @@ class Router:
             if tried:
                 self.metrics.failovers.labels(request.api).inc()
             tried += 1
-            self.metrics.upstream_requests.labels(u.name).inc()
+            self.metrics.child(self.metrics.upstream_requests, u.name).inc()
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=u.config.connect_timeout_s, sock_read=u.config.timeout_s)
             try:
                 resp = await self.session.post(
@@ -164,6 +164,6 @@ class Router:
                     self._failed(u, "timeout" if isinstance(e, TimeoutError) else "read")
                     continue
             u.breaker.success()
-            self.metrics.upstream_up.labels(u.name).set(1)
+            self.metrics.child(self.metrics.upstream_up, u.name).set(1)
             return Answer(u, resp, body)
         raise UpstreamsFailedError(f"all {len(candidates)} upstream(s) failed or are cooling down")
