@@ -47,6 +47,7 @@ _STRIP_TABLE: dict[int, str | None] = {
 # Cheap pre-check for the translate pass, which costs a dict lookup per character even when
 # there is nothing to strip (the usual case).
 _STRIPPABLE = re.compile("[" + "".join(f"\\U{c:08x}" for c in sorted(_STRIP_TABLE)) + "]")
+_ANY_CONFUSABLE = re.compile(f"[{_CONFUSABLE_CLASS}]")
 _WORD_WITH_FOREIGN = re.compile(rf"[a-z{_CONFUSABLE_CLASS}\w]*[{_CONFUSABLE_CLASS}][a-z{_CONFUSABLE_CLASS}\w]*")
 # Only tokens mixing letters with digits or @/$ are candidates.
 _LEET_TOKEN = re.compile(r"(?<![\w@$])[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z])[a-z0-9@$]*(?![\w@$])")
@@ -79,7 +80,9 @@ def _fold_confusables(text: str) -> str:
             return "".join(_CONFUSABLES.get(c, c) for c in word)
         return word
 
-    return _WORD_WITH_FOREIGN.sub(fold, text)
+    # The word pattern backtracks over every word of a non-Latin script; it can only match where
+    # a confusable letter occurs, so most non-ASCII text (CJK, accented Latin) skips it.
+    return _WORD_WITH_FOREIGN.sub(fold, text) if _ANY_CONFUSABLE.search(text) else text
 
 
 def _fold_leet(text: str) -> str:
