@@ -11,7 +11,6 @@ recorded.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import queue
 from dataclasses import dataclass
@@ -91,7 +90,7 @@ class DecisionRecorder:
 
     def _record(self, e: Entry) -> Record:
         rec = self.ledger.redactor.decision(e.decision, request=e.request, tenant=e.tenant, request_id=e.request_id)
-        return dataclasses.replace(rec, payload={**rec.payload, "stage": e.stage})
+        return Record(rec.kind, {**rec.payload, "stage": e.stage}, rec.tenant, rec.full_text, rec.retain_until)
 
     def _on_error(self, n: int, err: BaseException) -> None:
         # type names only: a driver's message may quote the record
