@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -301,3 +303,28 @@ def test_group_commit_reports_failures_to_every_waiting_caller(tmp_path: Path) -
     writer.close()
     with pytest.raises(LedgerError):
         writer.submit(Record("decision", {}))
+
+
+def test_lingering_writer_batches_non_urgent_records_and_commits_urgent_ones_at_once(tmp_path: Path) -> None:
+    with Ledger.open(fresh_sqlite(tmp_path), SigningKey.generate()) as led:
+        batches: list[int] = []
+        append_many = led.append_many
+
+        def counting(records: Any) -> Any:
+            batches.append(len(records))
+            return append_many(records)
+
+        led.append_many = counting  # type: ignore[method-assign]
+        writer = LedgerWriter(led, linger_s=2.0)
+        try:
+            quiet = [writer.submit(Record("decision", {"i": i}), urgent=False) for i in range(5)]
+            time.sleep(0.3)
+            assert not any(f.done() for f in quiet)  # nobody waits for them: the batch stays open
+            t0 = time.monotonic()
+            urgent = writer.submit(Record("decision", {"i": 5})).result(timeout=10)
+            assert time.monotonic() - t0 < 1.0  # an urgent record ends the wait
+            assert urgent.seq == 5 and [f.result(timeout=10).seq for f in quiet] == [0, 1, 2, 3, 4]
+            assert batches == [6]  # one commit for all six
+        finally:
+            writer.close()
+        assert led.verify().ok

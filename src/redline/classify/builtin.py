@@ -74,6 +74,17 @@ class BuiltinClassifier:
         self._dense_names = expected
         limits = policy.document.limits
         self._window, self._overlap = limits.window_chars, limits.window_overlap
+        self._dense_cache: dict[frozenset[str], list[float]] = {}
+
+    def _dense(self, fired: frozenset[str]) -> list[float]:
+        """`dense_features` of a set of fired signals. Memoized on the set (not on any text): most
+        requests fire one of a few small sets, and the conjunction tests cost more than a lookup."""
+        dense = self._dense_cache.get(fired)
+        if dense is None:
+            if len(self._dense_cache) >= 4096:  # bounded: crafted input must not grow memory
+                self._dense_cache.clear()
+            dense = self._dense_cache[fired] = dense_features(self._dense_names, fired)
+        return dense
 
     @classmethod
     def from_policy(cls, policy: Policy, model_path: str | Path | None = None) -> BuiltinClassifier:
@@ -89,7 +100,7 @@ class BuiltinClassifier:
             chunk = text[a:b]
             window_fired = fired_signals(self.policy, chunk)
             fired |= window_fired
-            dense = dense_features(self._dense_names, window_fired)
+            dense = self._dense(window_fired)
             for rl, s in self.model.scores(self.model.columns(chunk), dense).items():
                 if s > scores[rl]:
                     scores[rl] = s

@@ -64,6 +64,7 @@ class TextModel:
     def __post_init__(self) -> None:
         self._rows = [self.classes.index(rl) for rl in RED_LINES]
         self._word_cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
+        self._dense_cache: dict[tuple[int, ...], np.ndarray] = {}
 
     def _word_columns(self, word: str) -> tuple[int | None, tuple[int, ...]]:
         """A word's unigram column and its character n-gram columns (in the vocabulary)."""
@@ -77,6 +78,16 @@ class TextModel:
                 self._word_cache.clear()
             self._word_cache[word] = cached
         return cached
+
+    def _dense_rows(self, on: tuple[int, ...]) -> np.ndarray:
+        """The sum of the first-layer rows of the dense features that are on, memoized per set
+        (a few sets cover most traffic; the same sum, so the same bits)."""
+        rows = self._dense_cache.get(on)
+        if rows is None:
+            if len(self._dense_cache) >= 4096:  # bounded: crafted input must not grow memory
+                self._dense_cache.clear()
+            rows = self._dense_cache[on] = self.w1[list(on)].sum(axis=0)
+        return rows
 
     def columns(self, text: str) -> dict[int, int]:
         """Vocabulary column -> count for `text`: exactly `terms(text)` restricted to the
@@ -109,9 +120,9 @@ class TextModel:
             vals *= self.idf[idx]
             h += (vals @ self.w1[idx]) / max(math.sqrt(vals @ vals), self.norm_floor)
         n_terms = len(self.idf)
-        on = list(compress(range(n_terms, n_terms + len(dense)), dense))
+        on = tuple(compress(range(n_terms, n_terms + len(dense)), dense))
         if on:
-            h += self.w1[on].sum(axis=0)
+            h += self._dense_rows(on)
         np.maximum(h, 0.0, out=h)  # ReLU
         return h
 

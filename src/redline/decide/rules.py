@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from redline.classify import Assessment, Hit
@@ -12,16 +13,51 @@ from redline.policy.schema import Rule
 MAX_EVIDENCE = 8
 
 
-def _holds(policy: Policy, rule: Rule, assessment: Assessment, fired: frozenset[str]) -> bool:
-    w = rule.when
-    if any(s not in fired for s in w.all) or (w.any and not any(s in fired for s in w.any)) or any(s in fired for s in w.none):
-        return False
-    if w.min_count is not None and sum(s in fired for s in w.min_count.signals) < w.min_count.n:
-        return False
-    for rl, value in w.score_at_least.items():
-        if assessment.scores.get(rl, 0.0) < policy.resolve_score(rl, value):
+@dataclass(frozen=True)
+class _When:
+    """A rule's condition in the form `decide` reads fastest: signal sets and resolved thresholds."""
+
+    all: frozenset[str]
+    any: frozenset[str]
+    none: frozenset[str]
+    min_count: tuple[tuple[str, ...], int] | None
+    at_least: tuple[tuple[RedLineName, float], ...]
+    below: tuple[tuple[RedLineName, float], ...]
+
+    @classmethod
+    def of(cls, policy: Policy, rule: Rule) -> _When:
+        w = rule.when
+        return cls(
+            frozenset(w.all),
+            frozenset(w.any),
+            frozenset(w.none),
+            None if w.min_count is None else (tuple(w.min_count.signals), w.min_count.n),
+            tuple((rl, policy.resolve_score(rl, v)) for rl, v in w.score_at_least.items()),
+            tuple((rl, policy.resolve_score(rl, v)) for rl, v in w.score_below.items()),
+        )
+
+    def holds(self, scores: dict[RedLineName, float], fired: frozenset[str]) -> bool:
+        if not self.all <= fired or (self.any and self.any.isdisjoint(fired)) or not self.none.isdisjoint(fired):
             return False
-    return all(assessment.scores.get(rl, 0.0) < policy.resolve_score(rl, value) for rl, value in w.score_below.items())
+        if self.min_count is not None and sum(s in fired for s in self.min_count[0]) < self.min_count[1]:
+            return False
+        return not any(scores.get(rl, 0.0) < t for rl, t in self.at_least) and all(scores.get(rl, 0.0) < t for rl, t in self.below)
+
+
+# Policies are immutable once loaded; each one's rules are compiled on first use (keyed by
+# identity: a Policy holds an unhashable document). Bounded: tests load many policies.
+_COMPILED: dict[int, tuple[Policy, list[tuple[Rule, _When]]]] = {}
+
+
+def _rules(policy: Policy) -> list[tuple[Rule, _When]]:
+    hit = _COMPILED.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    if len(_COMPILED) >= 64:
+        _COMPILED.clear()
+    rules = [(rule, _When.of(policy, rule)) for rule in policy.document.rules]
+    _COMPILED[id(policy)] = (policy, rules)
+    return rules
 
 
 def _evidence(policy: Policy, assessment: Assessment, red_line: RedLineName | None, rule: Rule) -> list[dict[str, Any]]:
@@ -46,8 +82,8 @@ def _evidence(policy: Policy, assessment: Assessment, red_line: RedLineName | No
 
 def decide(policy: Policy, assessment: Assessment) -> Decision:
     fired = assessment.signals
-    for rule in policy.document.rules:
-        if _holds(policy, rule, assessment, fired):
+    for rule, when in _rules(policy):
+        if when.holds(assessment.scores, fired):
             return Decision(
                 decision=rule.decision,
                 red_line=rule.red_line if rule.decision != "allow" else None,

@@ -85,15 +85,19 @@ class Gateway:
         self.tenants = tenants
         self.auth = Authenticator(tenants, config.tenant_cache_s)
         self.writer = (
-            DecisionRecorder(ledger, self.metrics, config.ledger.queue_size, config.ledger.batch_max) if ledger is not None else None
+            DecisionRecorder(ledger, self.metrics, config.ledger.queue_size, config.ledger.batch_max, linger_s=config.ledger.linger_s)
+            if ledger is not None
+            else None
         )
         self.monitor = MonitorHook(monitor, self.writer, self.metrics) if monitor is not None else None
         self.gate = GateHook(gate, engine.policy, self.metrics, gate_unavailable)
         self.pipeline = Pipeline(engine, self.writer, self.metrics, monitor=self.monitor, gate=self.gate, reviews=reviews)
         self.router = Router(config.upstreams, config.breaker, self.metrics)
         self.hold_reviews = config.on_review == "hold"
-        # Request ids: a random per-process prefix and a counter (uuid4 costs a getrandom call per request).
-        self._ids = (f"{secrets.token_hex(6)}{n:010x}" for n in itertools.count())
+        # Request ids: a random per-process prefix and a counter (uuid4 costs a getrandom call per
+        # request). The prefix is drawn once: inside the generator expression it was drawn per id.
+        prefix = secrets.token_hex(6)
+        self._ids = (f"{prefix}{n:010x}" for n in itertools.count())
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -135,8 +139,7 @@ class Gateway:
                 log.exception("request %s failed", request_id)
                 response = error_response(api, 500, "redline: internal error", code="redline_internal_error")
             response.headers["x-redline-request-id"] = request_id
-            self.metrics.requests.labels(request.url.path, str(response.status_code)).inc()
-            self.metrics.latency.labels(request.url.path).observe(time.perf_counter() - t0)
+            self.metrics.served(request.scope["path"], response.status_code, time.perf_counter() - t0)
             return response
 
         return endpoint

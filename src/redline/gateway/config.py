@@ -66,6 +66,8 @@ class StreamConfig(_Strict):
 class LedgerConfig(_Strict):
     queue_size: int = Field(default=10_000, ge=1)
     batch_max: int = Field(default=256, ge=1)
+    # How long a batch of allow decisions (nobody awaits their commit) stays open for more.
+    linger_s: float = Field(default=0.005, ge=0, le=1)
 
 
 class GatewayConfig(_Strict):

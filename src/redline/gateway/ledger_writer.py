@@ -2,7 +2,8 @@
 
 The group-commit writer (`redline.ledger.LedgerWriter`) appends in batches from its own thread. A
 caller that needs the record's id (a block, a held review — the id goes into the 403) awaits the
-batch's commit; an allow is queued and the response goes out at once. Redaction runs on the
+batch's commit, which then starts at once; an allow is queued and the response goes out at once,
+and its batch waits up to `linger_s` for more records (fewer commits and writer wake-ups). Redaction runs on the
 writer thread. A full queue pushes back on callers instead of dropping records: every decision is
 recorded.
 """
@@ -10,7 +11,6 @@ recorded.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import queue
 from dataclasses import dataclass
@@ -37,11 +37,17 @@ class Entry:
 
 class DecisionRecorder:
     def __init__(
-        self, ledger: Ledger, metrics: Metrics, queue_size: int = 10_000, batch_max: int = 256, idle_checkpoint_s: float = 60.0
+        self,
+        ledger: Ledger,
+        metrics: Metrics,
+        queue_size: int = 10_000,
+        batch_max: int = 256,
+        idle_checkpoint_s: float = 60.0,
+        linger_s: float = 0.0,
     ) -> None:
         self.ledger = ledger
         self.metrics = metrics
-        self._writer = LedgerWriter(ledger, batch_max, queue_size, idle_checkpoint_s, on_error=self._on_error)
+        self._writer = LedgerWriter(ledger, batch_max, queue_size, idle_checkpoint_s, on_error=self._on_error, linger_s=linger_s)
 
     def depth(self) -> int:
         return self._writer.depth()
@@ -53,9 +59,9 @@ class DecisionRecorder:
             return self._record(entry)
 
         try:
-            fut = self._writer.submit(build, block=False)
+            fut = self._writer.submit(build, block=False, urgent=wait)
         except queue.Full:
-            fut = await asyncio.to_thread(self._writer.submit, build)
+            fut = await asyncio.to_thread(self._writer.submit, build, True, wait)
         if not wait:
             return None
         try:
@@ -73,9 +79,9 @@ class DecisionRecorder:
             return redactor.alert(alert, tenant)
 
         try:
-            self._writer.submit(build, block=False)
+            self._writer.submit(build, block=False, urgent=False)
         except queue.Full:
-            self._writer.submit(build)
+            self._writer.submit(build, urgent=False)
 
     def close(self) -> None:
         """Write what is queued, then stop."""
@@ -84,7 +90,7 @@ class DecisionRecorder:
 
     def _record(self, e: Entry) -> Record:
         rec = self.ledger.redactor.decision(e.decision, request=e.request, tenant=e.tenant, request_id=e.request_id)
-        return dataclasses.replace(rec, payload={**rec.payload, "stage": e.stage})
+        return Record(rec.kind, {**rec.payload, "stage": e.stage}, rec.tenant, rec.full_text, rec.retain_until)
 
     def _on_error(self, n: int, err: BaseException) -> None:
         # type names only: a driver's message may quote the record

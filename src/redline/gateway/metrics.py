@@ -1,11 +1,14 @@
 """Prometheus metrics of one gateway, in its own registry (no process-global state).
 
 prometheus_client rather than a hand-written exposition: it gets the text format, label escaping
-and cumulative histogram buckets right, and a labelled counter increment costs about a
-microsecond — noise next to a ~0.4 ms decision.
+and cumulative histogram buckets right. `labels(...)` validates and looks up its child under a
+lock on every call, so the per-request metrics keep their children in plain dicts (the label
+values are bounded: routes, statuses, stages, policy rules).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -50,10 +53,24 @@ class Metrics:
         self.gate_calls = Counter(
             "redline_gate_calls", "Tool calls in model output by gate verdict and effect", ["status", "effect"], registry=r
         )
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def child(self, metric: Counter | Histogram | Gauge, *labels: str) -> Any:
+        """`metric.labels(*labels)`, looked up once."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def decided(self, stage: str, decision: Decision, seconds: float) -> None:
-        self.decisions.labels(stage, decision.decision, decision.red_line or "none", decision.rule).inc()
-        self.decision_latency.labels(stage).observe(seconds)
+        self.child(self.decisions, stage, decision.decision, decision.red_line or "none", decision.rule).inc()
+        self.child(self.decision_latency, stage).observe(seconds)
+
+    def served(self, endpoint: str, status: int, seconds: float) -> None:
+        """One answered request on a route of the gateway."""
+        self.child(self.requests, endpoint, str(status)).inc()
+        self.child(self.latency, endpoint).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

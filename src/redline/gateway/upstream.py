@@ -9,6 +9,7 @@ reached the client and a retry could duplicate them.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,6 +73,10 @@ class Upstream:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @functools.cached_property
+    def timeout(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=None, sock_connect=self.config.connect_timeout_s, sock_read=self.config.timeout_s)
 
     def headers(self, client: Mapping[str, str]) -> dict[str, str]:
         out = {"content-type": "application/json", "accept": client.get("accept", "application/json")}
@@ -141,11 +146,10 @@ class Router:
             if tried:
                 self.metrics.failovers.labels(request.api).inc()
             tried += 1
-            self.metrics.upstream_requests.labels(u.name).inc()
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=u.config.connect_timeout_s, sock_read=u.config.timeout_s)
+            self.metrics.child(self.metrics.upstream_requests, u.name).inc()
             try:
                 resp = await self.session.post(
-                    u.config.url + _PATHS[request.api], data=u.body(request, raw), headers=u.headers(client_headers), timeout=timeout
+                    u.config.url + _PATHS[request.api], data=u.body(request, raw), headers=u.headers(client_headers), timeout=u.timeout
                 )
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 self._failed(u, "timeout" if isinstance(e, TimeoutError) else "connect")
@@ -164,6 +168,6 @@ class Router:
                     self._failed(u, "timeout" if isinstance(e, TimeoutError) else "read")
                     continue
             u.breaker.success()
-            self.metrics.upstream_up.labels(u.name).set(1)
+            self.metrics.child(self.metrics.upstream_up, u.name).set(1)
             return Answer(u, resp, body)
         raise UpstreamsFailedError(f"all {len(candidates)} upstream(s) failed or are cooling down")

@@ -5,7 +5,6 @@ their hashes. Full text only when the policy's retention setting asks for it, wi
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import time
@@ -39,11 +38,11 @@ class Redactor:
         self.retention = retention or Retention()
 
     def pseudonym(self, value: str) -> str:
-        return "h:" + hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+        return "h:" + hmac.digest(self._key, value.encode("utf-8"), "sha256").hex()[:24]  # one-shot: no HMAC object
 
     def request_hash(self, request: Any) -> str:
         """Keyed hash of the canonical JSON of the request as received."""
-        return hmac.new(self._key, canonical_json(request), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, canonical_json(request), "sha256").hex()
 
     def excerpt(self, text: str) -> str:
         """Identifiers replaced by their pseudonyms, then cut to the retention's excerpt length."""

@@ -7,7 +7,10 @@ crash guarantee of `Ledger.append` holds unchanged: every acknowledged record is
 The queue is bounded; when the database cannot keep up, callers wait rather than memory growing.
 A caller may hand over a function that builds the record, so redaction runs on the writer thread
 rather than on a request's; and when traffic stops, the writer signs the checkpoint the time rule
-asks for instead of leaving the tail unsigned until the next append.
+asks for instead of leaving the tail unsigned until the next append. With a `linger_s`, a batch
+that holds only records nobody waits for (`urgent=False`) is held open that long for more to
+join it, so a busy writer commits (and wakes) once per period rather than once per record; an
+urgent record ends the wait at once.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ DEFAULT_MAX_BATCH = 512
 DEFAULT_MAX_PENDING = 10_000
 
 Pending = Record | Callable[[], Record]
-_Item = tuple[Pending, "Future[Receipt]"]
+_Item = tuple[Pending, "Future[Receipt]", bool]  # (record, its future, urgent)
 
 
 class LedgerWriter:
@@ -36,13 +39,17 @@ class LedgerWriter:
         max_pending: int = DEFAULT_MAX_PENDING,
         idle_checkpoint_s: float | None = None,
         on_error: Callable[[int, BaseException], None] | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         """`idle_checkpoint_s`: after this long without appends, sign a checkpoint if any record
-        is unsigned. `on_error(n, exc)`: told when n records could not be appended (metrics, logs)."""
-        if max_batch < 1 or max_pending < 1:
-            raise ValueError("max_batch and max_pending must be positive")
+        is unsigned. `on_error(n, exc)`: told when n records could not be appended (metrics, logs).
+        `linger_s`: how long a batch of non-urgent records waits for company before it commits."""
+        if max_batch < 1 or max_pending < 1 or linger_s < 0:
+            raise ValueError("max_batch and max_pending must be positive, linger_s not negative")
         self.ledger = ledger
         self._idle = idle_checkpoint_s
+        self._linger = linger_s
+        self._hurry = threading.Event()
         self._on_error = on_error
         self._max_batch = max_batch
         self._queue: queue.Queue[_Item | None] = queue.Queue(max_pending)
@@ -51,15 +58,18 @@ class LedgerWriter:
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, record: Pending, block: bool = True) -> Future[Receipt]:
+    def submit(self, record: Pending, block: bool = True, urgent: bool = True) -> Future[Receipt]:
         """Queue a record (or a function building it, called on the writer thread); the future
         resolves to its receipt once committed, or to the error. With `block=False` a full queue
-        raises `queue.Full` instead of waiting."""
+        raises `queue.Full` instead of waiting. `urgent=False`: nobody is waiting for this
+        commit, so it may linger (see `linger_s`)."""
         future: Future[Receipt] = Future()
         with self._close_lock:
             if self._closed:
                 raise LedgerError("the ledger writer is closed")
-            self._queue.put((record, future), block=block)
+            self._queue.put((record, future, urgent), block=block)
+        if urgent and self._linger:
+            self._hurry.set()
         return future
 
     def depth(self) -> int:
@@ -77,6 +87,7 @@ class LedgerWriter:
                 return
             self._closed = True
             self._queue.put(None)
+        self._hurry.set()
         self._thread.join()
 
     def __enter__(self) -> LedgerWriter:
@@ -95,6 +106,10 @@ class LedgerWriter:
                 continue
             if first is None:
                 break
+            if self._linger and not first[2]:
+                # Let the batch fill; an urgent submit (or close) sets the event and ends the wait.
+                self._hurry.wait(self._linger)
+            self._hurry.clear()
             batch = [first]
             while len(batch) < self._max_batch:
                 try:
@@ -111,7 +126,7 @@ class LedgerWriter:
 
     def _commit(self, batch: list[_Item]) -> None:
         live: list[tuple[Record, Future[Receipt]]] = []
-        for pending, future in batch:
+        for pending, future, _ in batch:
             if not future.set_running_or_notify_cancel():
                 continue
             try:

@@ -184,6 +184,10 @@ _MIN_PAYLOAD_CHARS = 12
 # RE2 (linear, one pass): this gate runs on every text, most of which holds no payload. Bytes,
 # because raw text may still hold lone surrogates that UTF-8 cannot encode strictly.
 _CANDIDATE = re2.compile(rb"[A-Za-z0-9+/_-]{16}|[0-9A-Fa-f]{2}[ :]?[0-9A-Fa-f]{2}[ :]?[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}")
+# Per-encoding gates, each a necessary condition of its scanner's pattern: words such as
+# "feedback" pass the loose gate above but cannot hold the 12 hex pairs `_HEX` needs.
+_BASE64_GATE = re2.compile(rb"[A-Za-z0-9+/_-]{16}")
+_HEX_GATE = re2.compile(rb"(?:[0-9A-Fa-f]{2}[ :]?){12}|(?:\\x[0-9A-Fa-f]{2}){8}")
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,7 @@ def find_payloads(text: str, depth: int = 2) -> list[Payload]:
     payloads: list[Payload] = []
     raw = text.encode("utf-8", "surrogatepass")  # RE2 reads bytes; raw text may hold lone surrogates
     candidates = _CANDIDATE.search(raw) is not None
-    for m in _BASE64.finditer(text) if candidates else ():
+    for m in _BASE64.finditer(text) if candidates and _BASE64_GATE.search(raw) else ():
         token = m.group(0)
         # Plain long words and identifiers match the alphabet; real base64 mixes case or digits.
         if len(token) < 16 or (token.isalpha() and (token.islower() or token.isupper())):
@@ -270,7 +274,7 @@ def find_payloads(text: str, depth: int = 2) -> list[Payload]:
         decoded = _decode_base64(token)
         if decoded is not None:
             payloads.append(Payload("base64", m.start(), m.end(), decoded))
-    for m in _HEX.finditer(text) if candidates else ():
+    for m in _HEX.finditer(text) if candidates and _HEX_GATE.search(raw) else ():
         decoded = _decode_hex(m.group(0))
         if decoded is not None:
             payloads.append(Payload("hex", m.start(), m.end(), decoded))

@@ -44,10 +44,14 @@ _STRIP_TABLE: dict[int, str | None] = {
     **dict.fromkeys(_CONTROL_CHARS, " "),
     **dict.fromkeys(range(0xD800, 0xE000), "\ufffd"),
 }
+# Cheap pre-check for the translate pass, which costs a dict lookup per character even when
+# there is nothing to strip (the usual case).
+_STRIPPABLE = re.compile("[" + "".join(f"\\U{c:08x}" for c in sorted(_STRIP_TABLE)) + "]")
+_ANY_CONFUSABLE = re.compile(f"[{_CONFUSABLE_CLASS}]")
 _WORD_WITH_FOREIGN = re.compile(rf"[a-z{_CONFUSABLE_CLASS}\w]*[{_CONFUSABLE_CLASS}][a-z{_CONFUSABLE_CLASS}\w]*")
 # Only tokens mixing letters with digits or @/$ are candidates.
 _LEET_TOKEN = re.compile(r"(?<![\w@$])[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z])[a-z0-9@$]*(?![\w@$])")
-_HAS_LEET = re.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")
+_HAS_LEET = re2.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")  # RE2: one linear pass (Python's re tries both branches per position)
 _EMAIL_TAIL = re.compile(r"\.[a-z]")
 # A legitimate alphanumeric designator ("f35", "mq9", "155mm", "sm-3") is not leetspeak.
 _DESIGNATOR = re.compile(r"^(?:[a-z]{1,4}\d+[a-z]?|\d+[a-z]{1,3})$")
@@ -56,6 +60,7 @@ _SPACED = re.compile(r"(?<![\w])(?:[a-z][ ._*·\-]){3,}[a-z](?![\w])")
 _MAYBE_SPACED = re2.compile(r"[a-z][ ._*·\-][a-z][ ._*·\-][a-z][ ._*·\-][a-z]")
 # Code identifiers carry intent ("skipOperatorConfirm", "auto_fire"): read them as words.
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_MAYBE_CAMEL = re2.compile(r"[a-z][A-Z]")  # pre-check (RE2): the lookbehind pattern is slow to scan
 _SNAKE = re.compile(r"(?<=[A-Za-z0-9])_+(?=[A-Za-z0-9])")
 _WS = re.compile(r"[ \t\r\f\v]+")
 _NEWLINES = re.compile(r"\n{3,}")
@@ -65,7 +70,7 @@ _WS_RUNS = ("  ", "\t", "\r", "\f", "\v")
 def _strip_controls(text: str) -> str:
     # Invisible format characters go; controls other than newline and tab become spaces so they
     # cannot glue or split words silently. One C-level pass.
-    return text.translate(_STRIP_TABLE)
+    return text.translate(_STRIP_TABLE) if _STRIPPABLE.search(text) else text
 
 
 def _fold_confusables(text: str) -> str:
@@ -75,7 +80,9 @@ def _fold_confusables(text: str) -> str:
             return "".join(_CONFUSABLES.get(c, c) for c in word)
         return word
 
-    return _WORD_WITH_FOREIGN.sub(fold, text)
+    # The word pattern backtracks over every word of a non-Latin script; it can only match where
+    # a confusable letter occurs, so most non-ASCII text (CJK, accented Latin) skips it.
+    return _WORD_WITH_FOREIGN.sub(fold, text) if _ANY_CONFUSABLE.search(text) else text
 
 
 def _fold_leet(text: str) -> str:
@@ -102,8 +109,8 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _strip_controls(text)
     lowered = text.lower()
-    # only text with capitals can hold camelCase identifiers
-    text = _CAMEL.sub(" ", text).lower() if lowered != text else lowered
+    # only text with a lower-case letter before a capital can hold camelCase identifiers
+    text = _CAMEL.sub(" ", text).lower() if lowered != text and _MAYBE_CAMEL.search(text) else lowered
     if "_" in text:
         text = _SNAKE.sub(" ", text)
     if not text.isascii():
