@@ -1,15 +1,19 @@
 """`Monitor`: one call per request (`observe`) that counts it into its tenant's windows, raises
 alerts when a policy rule's counts are reached, and escalates the tenant's further matching
-requests while an alert is open; `clear_alert` for the reviewer. Thread-safe."""
+requests while an alert is open; `clear_alert` for the reviewer. Thread-safe.
+
+When the policy has an `abuse` section, the account-level detectors (`redline.abuse`: distillation
+networks, out-of-scope intrusions) run in the same call on the same per-tenant state, store and
+alert path."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redline.decide import Decision
 from redline.monitor.alerts import Alert
@@ -19,6 +23,9 @@ from redline.monitor.store import MemoryStore, MonitorStore
 from redline.policy import Policy
 from redline.policy.schema import MonitorRule
 from redline.text import Conversation
+
+if TYPE_CHECKING:
+    from redline.abuse import AbuseDetector, AbuseState
 
 _RANK = {"allow": 0, "review": 1, "block": 2}
 DEFAULT_FLUSH_SECONDS = 1.0
@@ -66,6 +73,11 @@ class Monitor:
         self._flush_seconds = flush_seconds
         self._clock = clock
         self._last_flush = clock()
+        self.abuse: AbuseDetector | None = None
+        if policy.document.abuse is not None and policy.document.abuse.enabled:
+            from redline.abuse import AbuseDetector  # imported here: the abuse package builds on this one
+
+            self.abuse = AbuseDetector(policy)
 
     # -- the per-request call ----------------------------------------------------------------------
 
@@ -79,10 +91,14 @@ class Monitor:
         *,
         conversation: Conversation | None = None,
         authorities: Iterable[str] = (),
+        account: Mapping[str, Any] | None = None,
+        cyber_scope: Iterable[str] = (),
     ) -> Observation:
         """Count one request of `tenant` at time `ts` (seconds since the epoch). `request` is what
         the client sent (text, or `{"text"}` / `{"messages"}`); pass the engine's `conversation`
-        too when there is one (its normalized text is reused). `decision` is the engine's."""
+        too when there is one (its normalized text is reused). `decision` is the engine's.
+        `account`: `{"account", "client_ip", "org_ref"}` of the sender (a replay line will do);
+        `cyber_scope`: the tenant's declared authorized targets (CIDR ranges, domain patterns)."""
         if not isinstance(tenant, str) or not tenant:
             raise MonitorError("a request needs a tenant")
         if not isinstance(ts, int | float) or ts != ts or ts in (float("inf"), float("-inf")):
@@ -91,6 +107,16 @@ class Monitor:
             return Observation(decision)
         authorities = tuple(authorities)
         profile = self.profiler.profile(request, decision, conversation=conversation, authorities=authorities)
+        abuse = self.abuse
+        if abuse is not None:
+            from redline.abuse import AccountMeta, ScopeError
+
+            reading = abuse.read(request, conversation)
+            meta = AccountMeta.from_item(account or {})
+            try:
+                scope = abuse.scope(cyber_scope, authorities)
+            except ScopeError as e:
+                raise MonitorError(f"tenant {tenant}: {e}") from None
         with self._lock:
             state = self._state(tenant)
             state.advance(max(ts, state.last_ts))
@@ -102,6 +128,13 @@ class Monitor:
                 if counted:
                     raised = self._evaluate(tenant, state, float(ts))
             out = self._escalate(state, decision, profile, counted)
+            if abuse is not None:
+                found, out = abuse.observe(self._abuse_state(state), tenant, str(request_id), float(ts), request, reading, meta, scope, out)
+                for alert in found:
+                    self.store.save_alert(alert)
+                    self._alerts[alert.id] = alert
+                raised.extend(found)
+                self._dirty.add(tenant)
             self._maybe_flush()
         return Observation(
             out,
@@ -209,9 +242,12 @@ class Monitor:
                 raise KeyError(alert_id)
             state = self._state(alert.tenant)
             when = at if at is not None else max(state.last_ts, alert.raised_at)
-            lead = next(iter(alert.thresholds))
-            state.cleared[alert.rule] = (when, float(state.value(lead, alert.window) or alert.counts.get(lead, 0)))
-            state.open_alerts.pop(alert.rule, None)
+            if alert.kind == "mosaic":
+                lead = next(iter(alert.thresholds))
+                state.cleared[alert.rule] = (when, float(state.value(lead, alert.window) or alert.counts.get(lead, 0)))
+                state.open_alerts.pop(alert.rule, None)
+            elif self.abuse is not None:
+                self.abuse.clear(self._abuse_state(state), alert, when)
             cleared = alert.cleared(reviewer, when)
             self.store.save_alert(cleared)
             self._alerts.pop(alert_id, None)
@@ -241,6 +277,18 @@ class Monitor:
                 state.load_state(saved)
             self._tenants[tenant] = state
         return state
+
+    def _abuse_state(self, state: TenantState) -> AbuseState:
+        if state.abuse is None:
+            from redline.abuse import AbuseState
+
+            assert self.policy.document.abuse is not None
+            fresh = AbuseState(self.policy.document.abuse)
+            if state.abuse_saved is not None:
+                fresh.load_state(state.abuse_saved)
+                state.abuse_saved = None
+            state.abuse = fresh
+        return state.abuse  # type: ignore[no-any-return]
 
     def _maybe_flush(self) -> None:
         if self._dirty and self._clock() - self._last_flush >= self._flush_seconds:

@@ -1,0 +1,61 @@
+"""What one request says to the abuse detectors, read in one pass of the policy's multi-pattern
+matcher: reasoning-trace / rubric elicitation, narrow capabilities, kill-chain phases, claims of
+authorization, and the prompt's template band keys. Pure: no tenant state, runs outside the lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from redline.abuse.neardup import template_keys
+from redline.policy.matcher import SignalMatcher
+from redline.policy.schema import AbuseConfig
+from redline.text import Conversation, normalize
+
+
+@dataclass(frozen=True)
+class Reading:
+    elicit: bool
+    capabilities: frozenset[str]
+    phases: frozenset[str]
+    claim: bool
+    keys: tuple[int, ...]
+
+    @property
+    def distillation_like(self) -> bool:
+        return self.elicit or bool(self.capabilities)
+
+
+def _options() -> re2.Options:
+    opts = re2.Options()
+    opts.max_mem = 64 << 20
+    opts.log_errors = False
+    return opts
+
+
+class Reader:
+    def __init__(self, cfg: AbuseConfig) -> None:
+        flat = [("elicit", p) for p in cfg.distillation.elicitation_patterns]
+        flat += [("cap:" + name, p) for name, pats in cfg.distillation.capability_patterns.items() for p in pats]
+        flat += [("phase:" + name, p) for name, pats in cfg.intrusion.phase_patterns.items() for p in pats]
+        flat += [("claim", p) for p in cfg.intrusion.claim_patterns]
+        self._matcher = SignalMatcher(flat, _options())
+        bad = self._matcher.prepare()
+        if bad is not None:
+            raise ValueError(f"abuse pattern too complex for the matcher: {flat[bad][1][:80]!r}")
+        self._distillation = cfg.distillation.enabled
+        self._intrusion = cfg.intrusion.enabled
+
+    def read(self, request: Any, conversation: Conversation | None = None) -> Reading:
+        from redline.monitor.profile import raw_text  # the monitor's reading of OpenAI / Anthropic messages
+
+        text = conversation.text if conversation is not None else normalize(raw_text(request))
+        fired = self._matcher.fired(text)
+        elicit = self._distillation and "elicit" in fired
+        caps = frozenset(n[4:] for n in fired if n.startswith("cap:")) if self._distillation else frozenset()
+        phases = frozenset(n[6:] for n in fired if n.startswith("phase:")) if self._intrusion else frozenset()
+        # template keys only for requests a distillation network is made of: the rest never link accounts
+        keys = template_keys(text) if elicit or caps else ()
+        return Reading(elicit, caps, phases, self._intrusion and "claim" in fired, keys)
