@@ -153,14 +153,21 @@ class AbuseDetector:
         fresh = [a for a in network.accounts if "distillation" not in state.flagged.get(a, {}) and "distillation:" + a not in state.cleared]
         if not fresh:
             return None
+        cfg = self.cfg.distillation
         open_ids = {state.flagged[a]["distillation"] for a in network.accounts if "distillation" in state.flagged.get(a, {})}
-        if open_ids:  # the cluster is already alerted: its new members join that alert's escalation
+        if open_ids:
+            # the cluster is already alerted: new members are escalated under that alert at once, and
+            # named in a follow-up alert once `min_accounts` of them have joined
+            info = state.open[sorted(open_ids)[0]]
             alert_id = sorted(open_ids)[0]
+            joined: list[str] = info.setdefault("joined", [])
             for a in fresh:
                 state.flagged.setdefault(a, {})["distillation"] = alert_id
-                state.open[alert_id]["accounts"].append(a)
-            return None
-        cfg = self.cfg.distillation
+                joined.append(a)
+            if len(joined) < cfg.min_accounts:
+                return None
+            network = Network(list(joined), network.linked, network.links)
+            info["joined"] = []
         accounts = [a for a in network.accounts if "distillation:" + a not in state.cleared]
         stats = [state.distillation.accounts[a] for a in accounts if a in state.distillation.accounts]
         capabilities: dict[str, int] = {}

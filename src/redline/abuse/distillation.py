@@ -21,7 +21,9 @@ from redline.abuse.neardup import TemplateIndex
 from redline.policy.schema import DistillationConfig
 
 _SESSION_GAP = 3600.0  # gaps longer than this are pauses, not the pace of a session
-_MIN_GAPS = 8
+_MIN_GAPS = 10
+_CADENCE = 900.0
+_REGULAR_CV = 0.4
 
 
 @dataclass(slots=True)
@@ -62,12 +64,13 @@ class AccountStats:
         return self.n / max(1, self.active_hours)
 
     def regular(self) -> bool:
-        """Gaps with a coefficient of variation under 0.5 (people's gaps are near 1 or above)."""
+        """A machine's cadence: gaps of at most `_CADENCE` seconds on average with a coefficient of
+        variation under `_REGULAR_CV` (people's gaps inside a session vary about as much as their mean)."""
         if self.gaps < _MIN_GAPS:
             return False
         mean = self.gap_sum / self.gaps
         var = max(0.0, self.gap_sq / self.gaps - mean * mean)
-        return mean > 0 and math.sqrt(var) / mean < 0.5
+        return 0 < mean <= _CADENCE and math.sqrt(var) / mean < _REGULAR_CV
 
     def top_capability(self) -> tuple[str | None, int]:
         if not self.caps:

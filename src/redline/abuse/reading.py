@@ -41,6 +41,7 @@ class Reader:
         flat += [("cap:" + name, p) for name, pats in cfg.distillation.capability_patterns.items() for p in pats]
         flat += [("phase:" + name, p) for name, pats in cfg.intrusion.phase_patterns.items() for p in pats]
         flat += [("claim", p) for p in cfg.intrusion.claim_patterns]
+        flat += [("defense", p) for p in cfg.intrusion.defensive_patterns]
         self._matcher = SignalMatcher(flat, _options())
         bad = self._matcher.prepare()
         if bad is not None:
@@ -55,7 +56,9 @@ class Reader:
         fired = self._matcher.fired(text)
         elicit = self._distillation and "elicit" in fired
         caps = frozenset(n[4:] for n in fired if n.startswith("cap:")) if self._distillation else frozenset()
-        phases = frozenset(n[6:] for n in fired if n.startswith("phase:")) if self._intrusion else frozenset()
+        # a defender describing attacks on its own systems directs no phase at anyone
+        directed = self._intrusion and "defense" not in fired
+        phases = frozenset(n[6:] for n in fired if n.startswith("phase:")) if directed else frozenset()
         # template keys only for requests a distillation network is made of: the rest never link accounts
         keys = template_keys(text) if elicit or caps else ()
-        return Reading(elicit, caps, phases, self._intrusion and "claim" in fired, keys)
+        return Reading(elicit, caps, phases, directed and "claim" in fired, keys)

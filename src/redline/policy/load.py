@@ -258,6 +258,7 @@ def _check_abuse(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ..
     for phase, patterns in intr.phase_patterns.items():
         _check_patterns(patterns, file, lines, ("abuse", "intrusion", "phase_patterns", phase))
     _check_patterns(intr.claim_patterns, file, lines, ("abuse", "intrusion", "claim_patterns"))
+    _check_patterns(intr.defensive_patterns, file, lines, ("abuse", "intrusion", "defensive_patterns"))
     for i, name in enumerate(intr.cyber_authorities):
         if name not in doc.authorities:
             loc = ("abuse", "intrusion", "cyber_authorities", i)

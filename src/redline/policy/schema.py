@@ -235,7 +235,7 @@ class DistillationConfig(_Strict):
     template_accounts: int = Field(default=3, ge=2)  # a template is shared once this many accounts sent it
     machine_rate_per_hour: float = Field(default=30.0, gt=0.0)  # requests per active hour beyond human use
     round_the_clock_hours: int = Field(default=14, ge=1, le=24)  # distinct hours of the day an account is active
-    min_points: int = Field(default=2, ge=1, le=3)  # of: capability concentration, shared template, volume/timing
+    min_points: int = Field(default=1, ge=0, le=2)  # of: capability concentration, shared template (elicitation and volume/timing are required)
     min_accounts: int = Field(default=5, ge=2)  # suspicious accounts linked (template, network, payment) in one cluster
     min_accounts_unlinked: int = Field(default=10, ge=2)  # suspicious accounts in a tenant with no link between them
     tracked_accounts: int = Field(default=50_000, ge=100)
@@ -261,6 +261,7 @@ class IntrusionConfig(_Strict):
         Field(min_length=2)
     )
     claim_patterns: list[str] = Field(min_length=1)  # "we are an authorized penetration-testing firm"
+    defensive_patterns: list[str] = Field(default_factory=list)  # reporting attacks seen against one's own systems
     ignore_domains: list[str] = Field(default_factory=list)  # references, not targets (docs, package indexes, example domains)
     cyber_authorities: list[str] = Field(default_factory=list)  # authorities under which a declared scope is honored
 
