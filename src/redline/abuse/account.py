@@ -4,6 +4,7 @@ keys that link accounts sharing network or payment infrastructure."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+@functools.lru_cache(maxsize=65536)
 def network_of(client_ip: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) of an address; None when it is not an address."""
     if not client_ip:

@@ -88,8 +88,13 @@ class AbuseDetector:
 
     # -- reading (outside the lock) ----------------------------------------------------------------
 
-    def read(self, request: Any, conversation: Any = None) -> Reading:
-        return self.reader.read(request, conversation)
+    @property
+    def patterns(self) -> list[tuple[str, str]]:
+        """The lexicon the monitor reads in its own pass (`Profiler(extra=...)`)."""
+        return self.reader.patterns
+
+    def read(self, request: Any, conversation: Any = None, fired: frozenset[str] | None = None) -> Reading:
+        return self.reader.read(request, conversation, fired)
 
     def scope(self, patterns: Iterable[str], authorities: Iterable[str]) -> CyberScope:
         """The scope honored for a tenant: its declared patterns when it holds a cyber authority,

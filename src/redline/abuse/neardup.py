@@ -22,44 +22,36 @@ HEAD_WORDS = 32  # templates are instructions before and after the variable cont
 TAIL_WORDS = 16
 _MASK = (1 << 64) - 1
 _EMPTY = _MASK
-_WORD_CACHE_LIMIT = 200_000
-_words: dict[str, int] = {}
-
-
-def _word(w: str) -> int:
-    h = _words.get(w)
-    if h is None:
-        if len(_words) >= _WORD_CACHE_LIMIT:
-            _words.clear()
-        h = _words[w] = zlib.crc32(w.encode())
-    return h
+_BIN_MASK = BINS - 1
 
 
 def template_keys(text: str) -> tuple[int, ...]:
     """The band keys of a prompt (normalized text): its first and last words' 3-shingles,
-    one-permutation MinHash into `BINS` bins, `ROWS` bins per band. Empty for under three words."""
-    words = text.split()
-    if len(words) > HEAD_WORDS + TAIL_WORDS:
-        words = words[:HEAD_WORDS] + words[-TAIL_WORDS:]
+    one-permutation MinHash into `BINS` bins, `ROWS` bins per band. Empty for under three words.
+    Every step runs in C (split, crc32, tuple hash, sort, dict): no Python loop per shingle."""
+    words = text.split(None, HEAD_WORDS)
+    if len(words) > HEAD_WORDS:  # the rest of a long prompt: only its last words
+        tail = words.pop().rsplit(None, TAIL_WORDS)
+        words.extend(tail[-TAIL_WORDS:])
     if len(words) < 3:
         return ()
-    hs = [_word(w) for w in words]
-    mins = [_EMPTY] * BINS
-    for s in map(hash, zip(hs, hs[1:], hs[2:], strict=False)):
-        s &= _MASK
-        b = s & (BINS - 1)
-        if s < mins[b]:
-            mins[b] = s
-    return tuple(hash((band, *mins[band * ROWS : band * ROWS + ROWS])) & _MASK for band in range(BINS // ROWS))
+    hs = list(map(zlib.crc32, map(str.encode, words)))
+    # descending, so the smallest hash of each bin is the one the dict keeps
+    shingles = sorted(map(_MASK.__and__, map(hash, zip(hs, hs[1:], hs[2:], strict=False))), reverse=True)
+    mins = dict(zip(map(_BIN_MASK.__and__, shingles), shingles, strict=True))
+    get = mins.get
+    return tuple(hash((band, get(band * 2, _EMPTY), get(band * 2 + 1, _EMPTY))) & _MASK for band in range(BINS // ROWS))
 
 
 class TemplateIndex:
-    """Band key -> [first account, distinct accounts (up to `shared_at`), last seen], LRU-bounded."""
+    """Band key -> (first account, distinct accounts up to `shared_at`, last seen), LRU-bounded.
+    Entries are tuples of strings and floats: the garbage collector does not track them, so a
+    large index costs no collection time."""
 
     def __init__(self, shared_at: int, limit: int) -> None:
         self.shared_at = shared_at
         self.limit = limit
-        self.keys: OrderedDict[int, list[Any]] = OrderedDict()
+        self.keys: OrderedDict[int, tuple[str, tuple[str, ...], float]] = OrderedDict()
 
     def add(self, account: str, keys: tuple[int, ...], ts: float, horizon: float) -> tuple[bool, set[str]]:
         """Record `account` sending a prompt with these band keys. Returns whether one of them is a
@@ -70,15 +62,15 @@ class TemplateIndex:
         for key in keys:
             entry = index.get(key)
             if entry is None or ts - entry[2] > horizon:
-                index[key] = [account, [account], ts]
+                index[key] = (account, (account,), ts)
                 continue
-            index.move_to_end(key)
-            entry[2] = ts
-            accounts: list[str] = entry[1]
+            first, accounts, _ = entry
             if account not in accounts and len(accounts) < self.shared_at:
-                accounts.append(account)
+                accounts = (*accounts, account)
+            index[key] = (first, accounts, ts)
+            index.move_to_end(key)
             if len(accounts) >= 2:
-                partners.add(entry[0] if entry[0] != account else accounts[1])
+                partners.add(first if first != account else accounts[1])
             if len(accounts) >= self.shared_at:
                 shared = True
         while len(index) > self.limit:
@@ -87,7 +79,7 @@ class TemplateIndex:
         return shared, partners
 
     def to_state(self) -> list[Any]:
-        return [[k, v[0], v[1], v[2]] for k, v in self.keys.items()]
+        return [[k, v[0], list(v[1]), v[2]] for k, v in self.keys.items()]
 
     def load_state(self, rows: list[Any]) -> None:
-        self.keys = OrderedDict((int(k), [str(a), [str(x) for x in accts], float(t)]) for k, a, accts, t in rows)
+        self.keys = OrderedDict((int(k), (str(a), tuple(str(x) for x in accts), float(t))) for k, a, accts, t in rows)

@@ -35,30 +35,55 @@ def _options() -> re2.Options:
     return opts
 
 
+PREFIX = "abuse:"
+
+
+def lexicon(cfg: AbuseConfig) -> list[tuple[str, str]]:
+    """The abuse patterns as (name, pattern) pairs, names prefixed `abuse:`: the monitor reads them
+    in the same matcher pass as its own lexicon (one scan of the text for both)."""
+    flat = [("elicit", p) for p in cfg.distillation.elicitation_patterns]
+    flat += [("cap:" + name, p) for name, pats in cfg.distillation.capability_patterns.items() for p in pats]
+    flat += [("phase:" + name, p) for name, pats in cfg.intrusion.phase_patterns.items() for p in pats]
+    flat += [("claim", p) for p in cfg.intrusion.claim_patterns]
+    flat += [("defense", p) for p in cfg.intrusion.defensive_patterns]
+    return [(PREFIX + name, p) for name, p in flat]
+
+
 class Reader:
     def __init__(self, cfg: AbuseConfig) -> None:
-        flat = [("elicit", p) for p in cfg.distillation.elicitation_patterns]
-        flat += [("cap:" + name, p) for name, pats in cfg.distillation.capability_patterns.items() for p in pats]
-        flat += [("phase:" + name, p) for name, pats in cfg.intrusion.phase_patterns.items() for p in pats]
-        flat += [("claim", p) for p in cfg.intrusion.claim_patterns]
-        flat += [("defense", p) for p in cfg.intrusion.defensive_patterns]
-        self._matcher = SignalMatcher(flat, _options())
-        bad = self._matcher.prepare()
-        if bad is not None:
-            raise ValueError(f"abuse pattern too complex for the matcher: {flat[bad][1][:80]!r}")
+        self.patterns = lexicon(cfg)
+        self._matcher: SignalMatcher | None = None  # only for reading without the monitor's pass
         self._distillation = cfg.distillation.enabled
         self._intrusion = cfg.intrusion.enabled
 
-    def read(self, request: Any, conversation: Conversation | None = None) -> Reading:
+    def fired(self, request: Any, conversation: Conversation | None = None) -> frozenset[str]:
+        """The abuse pattern names a request matches (when the monitor's pass did not read them)."""
         from redline.monitor.profile import raw_text  # the monitor's reading of OpenAI / Anthropic messages
 
+        if self._matcher is None:
+            matcher = SignalMatcher(self.patterns, _options())
+            bad = matcher.prepare()
+            if bad is not None:
+                raise ValueError(f"abuse pattern too complex for the matcher: {self.patterns[bad][1][:80]!r}")
+            self._matcher = matcher
         text = conversation.text if conversation is not None else normalize(raw_text(request))
-        fired = self._matcher.fired(text)
+        return frozenset(self._matcher.fired(text))
+
+    def read(self, request: Any, conversation: Conversation | None = None, fired: frozenset[str] | None = None) -> Reading:
+        """What the request says; `fired`: the abuse names the monitor's pass found (else scanned here)."""
+        if fired is None:
+            fired = self.fired(request, conversation)
+        fired = frozenset(n[len(PREFIX) :] for n in fired)
+        text = conversation.text if conversation is not None else ""
         elicit = self._distillation and "elicit" in fired
         caps = frozenset(n[4:] for n in fired if n.startswith("cap:")) if self._distillation else frozenset()
         # a defender describing attacks on its own systems directs no phase at anyone
         directed = self._intrusion and "defense" not in fired
         phases = frozenset(n[6:] for n in fired if n.startswith("phase:")) if directed else frozenset()
         # template keys only for requests a distillation network is made of: the rest never link accounts
+        if (elicit or caps) and not text:
+            from redline.monitor.profile import raw_text
+
+            text = normalize(raw_text(request))
         keys = template_keys(text) if elicit or caps else ()
         return Reading(elicit, caps, phases, directed and "claim" in fired, keys)

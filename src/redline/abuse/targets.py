@@ -10,6 +10,7 @@ inside: they carry no organization, so they are not counted. The documentation r
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,12 +33,11 @@ _INTERNAL_NETS = tuple(
 )
 _INTERNAL_SUFFIXES = ("local", "internal", "lan", "corp", "home", "localdomain", "intranet", "localhost", "test", "invalid", "example")
 _GENERIC_TLDS = frozenset(
-    "com net org info biz gov mil edu int io ai app dev cloud online site tech xyz store shop live pro name mobi asia "
-    "systems network solutions services group company energy bank finance health media news host space world global".split()
+    ["com", "net", "org", "info", "biz", "gov", "mil", "edu", "int", "io", "ai", "app", "dev", "cloud", "online", "site", "tech", "xyz", "store", "shop", "live", "pro", "name", "mobi", "asia", "systems", "network", "solutions", "services", "group", "company", "energy", "bank", "finance", "health", "media", "news", "host", "space", "world", "global"]
 )
 # two-letter country domains that are also common file extensions: only with three labels or more
-_FILE_LIKE = frozenset("py sh md js ts rs go cs pl pm rb cc hh mm so ps db gz xz bz el ml ex hs vb fs am ac in sc st".split())
-_SECOND_LEVEL = frozenset("co com ac gov org net edu ne or go gob mil".split())
+_FILE_LIKE = frozenset(["py", "sh", "md", "js", "ts", "rs", "go", "cs", "pl", "pm", "rb", "cc", "hh", "mm", "so", "ps", "db", "gz", "xz", "bz", "el", "ml", "ex", "hs", "vb", "fs", "am", "ac", "in", "sc", "st"])
+_SECOND_LEVEL = frozenset(["co", "com", "ac", "gov", "org", "net", "edu", "ne", "or", "go", "gob", "mil"])
 MAX_TARGETS = 64  # per request: a pasted host list is a fan-out, counted up to this many
 
 
@@ -55,6 +55,7 @@ class Target:
     org: str
 
 
+@functools.lru_cache(maxsize=65536)
 def _ip_target(text: str) -> Target | None:
     try:
         net = ipaddress.ip_network(text, strict=False)
@@ -75,6 +76,7 @@ def registrable(host: str) -> str:
     return ".".join(labels[-2:])
 
 
+@functools.lru_cache(maxsize=65536)
 def _domain_target(host: str) -> Target | None:
     host = host.lower().strip(".")
     labels = host.split(".")

@@ -13,6 +13,7 @@ from typing import Any
 import click
 import yaml
 
+from redline.abuse import CyberScope, ScopeError
 from redline.cli.common import (
     EXIT_INPUT,
     EXIT_POLICY,
@@ -27,7 +28,6 @@ from redline.cli.common import (
     policy_option,
     progress_bar,
 )
-from redline.abuse import CyberScope, ScopeError
 from redline.engine import Engine
 from redline.ledger import Ledger, LedgerError, Record, load_or_create_signing_key
 from redline.monitor import Alert, Monitor, MonitorError, open_store

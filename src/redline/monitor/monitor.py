@@ -61,8 +61,13 @@ class Monitor:
         self.policy = policy
         self.config = policy.document.monitor
         self.store: MonitorStore = store if store is not None else MemoryStore()
+        self.abuse: AbuseDetector | None = None
+        if policy.document.abuse is not None and policy.document.abuse.enabled:
+            from redline.abuse import AbuseDetector  # imported here: the abuse package builds on this one
+
+            self.abuse = AbuseDetector(policy)
         try:
-            self.profiler = Profiler(policy, self.store.salt())
+            self.profiler = Profiler(policy, self.store.salt(), extra=self.abuse.patterns if self.abuse is not None else ())
         except ValueError as e:
             raise MonitorError(f"{policy.source}: monitor: {e}") from None
         self._rules: list[MonitorRule] = list(self.config.rules)
@@ -73,11 +78,6 @@ class Monitor:
         self._flush_seconds = flush_seconds
         self._clock = clock
         self._last_flush = clock()
-        self.abuse: AbuseDetector | None = None
-        if policy.document.abuse is not None and policy.document.abuse.enabled:
-            from redline.abuse import AbuseDetector  # imported here: the abuse package builds on this one
-
-            self.abuse = AbuseDetector(policy)
 
     # -- the per-request call ----------------------------------------------------------------------
 
@@ -111,7 +111,7 @@ class Monitor:
         if abuse is not None:
             from redline.abuse import AccountMeta, ScopeError
 
-            reading = abuse.read(request, conversation)
+            reading = abuse.read(request, conversation, profile.fired)
             meta = AccountMeta.from_item(account or {})
             try:
                 scope = abuse.scope(cyber_scope, authorities)

@@ -235,7 +235,9 @@ class DistillationConfig(_Strict):
     template_accounts: int = Field(default=3, ge=2)  # a template is shared once this many accounts sent it
     machine_rate_per_hour: float = Field(default=30.0, gt=0.0)  # requests per active hour beyond human use
     round_the_clock_hours: int = Field(default=14, ge=1, le=24)  # distinct hours of the day an account is active
-    min_points: int = Field(default=1, ge=0, le=2)  # of: capability concentration, shared template (elicitation and volume/timing are required)
+    min_points: int = Field(
+        default=1, ge=0, le=2
+    )  # of: capability concentration, shared template (elicitation and volume/timing are required)
     min_accounts: int = Field(default=5, ge=2)  # suspicious accounts linked (template, network, payment) in one cluster
     min_accounts_unlinked: int = Field(default=10, ge=2)  # suspicious accounts in a tenant with no link between them
     tracked_accounts: int = Field(default=50_000, ge=100)
@@ -257,9 +259,9 @@ class IntrusionConfig(_Strict):
     fanout_phases: int = Field(default=2, ge=2, le=6)
     machine_requests_per_minute: int = Field(default=12, ge=2)  # beyond human pace
     tracked_accounts: int = Field(default=20_000, ge=100)
-    phase_patterns: dict[Literal["recon", "exploitation", "credential_access", "lateral_movement", "exfiltration", "persistence"], list[str]] = (
-        Field(min_length=2)
-    )
+    phase_patterns: dict[
+        Literal["recon", "exploitation", "credential_access", "lateral_movement", "exfiltration", "persistence"], list[str]
+    ] = Field(min_length=2)
     claim_patterns: list[str] = Field(min_length=1)  # "we are an authorized penetration-testing firm"
     defensive_patterns: list[str] = Field(default_factory=list)  # reporting attacks seen against one's own systems
     ignore_domains: list[str] = Field(default_factory=list)  # references, not targets (docs, package indexes, example domains)
