@@ -33,10 +33,86 @@ _INTERNAL_NETS = tuple(
 )
 _INTERNAL_SUFFIXES = ("local", "internal", "lan", "corp", "home", "localdomain", "intranet", "localhost", "test", "invalid", "example")
 _GENERIC_TLDS = frozenset(
-    ["com", "net", "org", "info", "biz", "gov", "mil", "edu", "int", "io", "ai", "app", "dev", "cloud", "online", "site", "tech", "xyz", "store", "shop", "live", "pro", "name", "mobi", "asia", "systems", "network", "solutions", "services", "group", "company", "energy", "bank", "finance", "health", "media", "news", "host", "space", "world", "global"]
+    [
+        "com",
+        "net",
+        "org",
+        "info",
+        "biz",
+        "gov",
+        "mil",
+        "edu",
+        "int",
+        "io",
+        "ai",
+        "app",
+        "dev",
+        "cloud",
+        "online",
+        "site",
+        "tech",
+        "xyz",
+        "store",
+        "shop",
+        "live",
+        "pro",
+        "name",
+        "mobi",
+        "asia",
+        "systems",
+        "network",
+        "solutions",
+        "services",
+        "group",
+        "company",
+        "energy",
+        "bank",
+        "finance",
+        "health",
+        "media",
+        "news",
+        "host",
+        "space",
+        "world",
+        "global",
+    ]
 )
 # two-letter country domains that are also common file extensions: only with three labels or more
-_FILE_LIKE = frozenset(["py", "sh", "md", "js", "ts", "rs", "go", "cs", "pl", "pm", "rb", "cc", "hh", "mm", "so", "ps", "db", "gz", "xz", "bz", "el", "ml", "ex", "hs", "vb", "fs", "am", "ac", "in", "sc", "st"])
+_FILE_LIKE = frozenset(
+    [
+        "py",
+        "sh",
+        "md",
+        "js",
+        "ts",
+        "rs",
+        "go",
+        "cs",
+        "pl",
+        "pm",
+        "rb",
+        "cc",
+        "hh",
+        "mm",
+        "so",
+        "ps",
+        "db",
+        "gz",
+        "xz",
+        "bz",
+        "el",
+        "ml",
+        "ex",
+        "hs",
+        "vb",
+        "fs",
+        "am",
+        "ac",
+        "in",
+        "sc",
+        "st",
+    ]
+)
 _SECOND_LEVEL = frozenset(["co", "com", "ac", "gov", "org", "net", "edu", "ne", "or", "go", "gob", "mil"])
 MAX_TARGETS = 64  # per request: a pasted host list is a fan-out, counted up to this many
 
