@@ -174,7 +174,7 @@ def dev_actors(rng: random.Random) -> tuple[list[Actor], dict[str, Any]]:
     actors.append(a)
     # D3: agent trajectories with tool use, 20 accounts on residential proxies, no shared payment: linked only by template
     a = Actor("dist-agent-traces", "distillation", "agent_traces", "self-serve")
-    for k in range(20):
+    for _k in range(20):
         acct = f"u{rng.randrange(10**7):07d}"
         t = START + 2 * DAY + rng.uniform(0, 12 * HOUR)
         for _ in range(rng.randint(40, 60)):
@@ -325,7 +325,7 @@ def dev_actors(rng: random.Random) -> tuple[list[Actor], dict[str, Any]]:
     actors.append(a)
     # B4: self-serve users (a math student asking for steps on everything, hobby coders, writers)
     a = Actor("benign-self-serve", "benign", "self_serve_users", "self-serve")
-    for k in range(150):
+    for _k in range(150):
         acct, ip = f"user-{rng.randrange(10**6):06d}", rand_ip(rng)
         kind = rng.random()
         t = START + rng.uniform(0, 4 * DAY)
@@ -372,7 +372,7 @@ def heldout_actors(rng: random.Random) -> tuple[list[Actor], dict[str, Any]]:
 
     # HD1: olympiad solutions with full worked steps, 25 accounts, two hosting /24s, distinct payment references
     a = Actor("h-dist-olympiad", "distillation", "math_worked_solutions", "quantix")
-    for k in range(25):
+    for _k in range(25):
         acct = f"qx_{rng.randrange(10**8):08d}"
         net = rng.choice(["159.203.17", "167.99.40"])
         t = START + rng.uniform(0, DAY)
@@ -384,7 +384,7 @@ def heldout_actors(rng: random.Random) -> tuple[list[Actor], dict[str, Any]]:
     actors.append(a)
     # HD2: preference pairs on coding answers, 15 accounts, one shared office address, bursts at night
     a = Actor("h-dist-preferences", "distillation", "preference_pairs", "open-api")
-    for k in range(15):
+    for _k in range(15):
         acct = f"oa-{rng.randrange(10**5):05d}"
         t = START + DAY + rng.uniform(0, 3 * HOUR)
         for _ in range(rng.randint(30, 50)):
@@ -396,7 +396,7 @@ def heldout_actors(rng: random.Random) -> tuple[list[Actor], dict[str, Any]]:
     actors.append(a)
     # HD3: tool-use trajectories in a shared tenant, 18 accounts, nothing shared but the template
     a = Actor("h-dist-tooluse", "distillation", "tool_use_trajectories", "open-api")
-    for k in range(18):
+    for _k in range(18):
         acct = f"oa-{rng.randrange(10**5):05d}"
         t = START + 2 * DAY + rng.uniform(0, DAY)
         for _ in range(rng.randint(30, 45)):
@@ -491,7 +491,7 @@ def heldout_actors(rng: random.Random) -> tuple[list[Actor], dict[str, Any]]:
         t += rng.uniform(1800, 5000)
     actors.append(a)
     a = Actor("h-benign-open-api", "benign", "self_serve_users", "open-api")
-    for k in range(200):
+    for _k in range(200):
         acct, ip = f"oa-{rng.randrange(10**5):05d}-h", rand_ip(rng)
         t = START + rng.uniform(0, 4 * DAY)
         style = rng.random()

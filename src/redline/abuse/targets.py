@@ -137,7 +137,7 @@ def _ip_target(text: str) -> Target | None:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         return None
-    if net.version != 4 or any(net.subnet_of(n) for n in _INTERNAL_NETS if n.version == 4):  # type: ignore[arg-type]
+    if net.version != 4 or any(net.subnet_of(n) for n in _INTERNAL_NETS if n.version == 4):
         return None
     if "/" in text and net.prefixlen < 32:
         org = str(net) if net.prefixlen <= 24 else str(ipaddress.ip_network(f"{net.network_address}/24", strict=False))

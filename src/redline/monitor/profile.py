@@ -159,7 +159,7 @@ class Profiler:
         lowered = conversation.text if conversation is not None else normalize(text)
         fired = frozenset(decision.signals)
         lexicon = self._lexicon.fired(lowered)
-        extra = self._extra_names.intersection(lexicon) if self._extra_names else frozenset()
+        other = self._extra_names.intersection(lexicon) if self._extra_names else frozenset()  # another detector's names
         # A block on the surveillance line counts. So does a review of a particularized request: a
         # lone lookup without process is exactly the review case (POLICY.md section 3), and the
         # mosaic is many of them. A reviewed *list* does not count on the review alone (checked
@@ -176,7 +176,7 @@ class Profiler:
             [name for name, sig in self._category_signals if fired & sig] + [name[4:] for name in lexicon if name.startswith("cat:")]
         )
         if not surveillance:  # not counted and never escalated: its identifiers are not read at all
-            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=extra)
+            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=other)
         if conversation is not None:  # payloads decoded from base64, hex... are read too
             extra = [s.text for s in conversation.segments if s.source != "text"]
             if extra:
@@ -190,7 +190,7 @@ class Profiler:
             kinds[ident.kind] = kinds.get(ident.kind, 0) + 1
         subjects = tuple(self._subjects(identifiers))
         if reviewed_only and not named and len(subjects) > _PARTICULARIZED_MAX:
-            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=extra)
+            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=other)
         return RequestProfile(
             surveillance=surveillance,
             categories=categories,
@@ -199,7 +199,7 @@ class Profiler:
             identifiers=len(identifiers),
             foreign_context=foreign_context,
             kinds=kinds,
-            fired=extra,
+            fired=other,
         )
 
     def _process_refs(self, lowered: str) -> Iterable[int]:
