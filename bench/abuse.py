@@ -1,8 +1,9 @@
 """What the abuse detectors add to the monitor's per-request cost, measured in one run.
 
-Traffic: the first requests of the abuse simulator's dev set (tools/simulate_abuse.py, seed 11):
+Traffic: the first requests of the abuse simulator's dev set (tools/simulate_abuse.py, seed 11:
 distillation networks, intrusion campaigns and their benign twins, with account metadata and
-cyber scopes. Engine decisions are computed first and not timed. Two monitors on the same policy
+cyber scopes), then of the monitor simulator's dev set (tools/simulate_traffic.py, seed 7: the
+traffic bench/monitor.py measures the monitor on). Engine decisions are computed first and not timed. Two monitors on the same policy
 and the same requests: the monitor alone (the policy's `abuse` section removed) and the monitor
 with the abuse detectors; each is timed on its own fresh in-memory store, best of `ROUNDS`.
 
@@ -24,12 +25,13 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 from simulate_abuse import generate  # noqa: E402
+from simulate_traffic import generate as generate_mosaic  # noqa: E402
 
 from redline.engine import Engine  # noqa: E402
 from redline.monitor import Monitor, open_store  # noqa: E402
 
 N_REQUESTS = 6000
-ROUNDS = 5
+ROUNDS = 9
 
 
 def main() -> None:
@@ -37,7 +39,14 @@ def main() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     engine = Engine.from_options()
     lines, _, tenants = generate(11, "dev")
-    lines = lines[:N_REQUESTS]
+    measure(engine, "abuse dev mix: distillation networks, intrusions and their benign twins, with accounts", lines[:N_REQUESTS], tenants)
+    mosaic, _ = generate_mosaic(7, "dev")
+    measure(
+        engine, "monitor dev mix (bench/monitor.py's traffic): mosaic campaigns and benign tenants, no accounts", mosaic[:N_REQUESTS], {}
+    )
+
+
+def measure(engine: Engine, label: str, lines: list[dict[str, Any]], tenants: dict[str, Any]) -> None:
     prepared: list[tuple[Any, ...]] = []
     for line in lines:
         conv = engine.conversation(line)
@@ -73,7 +82,7 @@ def main() -> None:
     n = len(prepared)
     b, f = min(base), min(full)
     added = (f - b) / b
-    print(f"abuse detectors, {n} simulated requests (abuse dev mix), one core, CPU time, best of {ROUNDS}")
+    print(f"abuse detectors, {n} requests of the {label}; one core, CPU time, best of {ROUNDS}")
     print(f"  monitor alone              {b / n * 1e6:7.1f} us/req")
     print(f"  monitor + abuse detectors  {f / n * 1e6:7.1f} us/req")
     print(

@@ -12,6 +12,7 @@ from typing import Any
 
 ANONYMOUS = "-"  # requests that name no account are counted as one account of the tenant
 _MAX_FIELD = 200
+_SEEN_LIMIT = 65_536
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,24 @@ class AccountMeta:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> AccountMeta:
         """From a replay line's `account`, `client_ip` and `org_ref` (missing or empty: unknown)."""
-        return cls.of(item.get("account"), item.get("client_ip"), item.get("org_ref"))
+        raw = (item.get("account"), item.get("client_ip"), item.get("org_ref"))
+        try:
+            meta = _SEEN.get(raw)
+        except TypeError:  # a field that is not hashable (a list...): read it as text
+            return cls.of(*raw)
+        if meta is None:
+            if len(_SEEN) >= _SEEN_LIMIT:
+                _SEEN.clear()
+            meta = _SEEN[raw] = cls.of(*raw)
+        return meta
 
     @classmethod
     def of(cls, account: Any, client_ip: Any = None, org_ref: Any = None) -> AccountMeta:
         return cls(_text(account) or ANONYMOUS, _text(client_ip), _text(org_ref))
+
+    @functools.cached_property
+    def link_key_list(self) -> list[str]:
+        return self.link_keys()
 
     def link_keys(self) -> list[str]:
         """Keys that link this account to others on the same infrastructure: its network (an IPv4
@@ -39,6 +53,9 @@ class AccountMeta:
         if self.org_ref:
             keys.append("org:" + self.org_ref)
         return keys
+
+
+_SEEN: dict[tuple[Any, Any, Any], AccountMeta] = {}  # the same sender sends many requests: read its fields once
 
 
 def _text(value: Any) -> str | None:
@@ -53,9 +70,29 @@ def network_of(client_ip: str | None) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) of an address; None when it is not an address."""
     if not client_ip:
         return None
+    octets = ipv4_octets(client_ip)
+    if octets is not None:
+        return f"{octets[0]}.{octets[1]}.{octets[2]}.0/24"
     try:
         addr = ipaddress.ip_address(client_ip.split("%", 1)[0])
     except ValueError:
         return None
     prefix = 24 if addr.version == 4 else 48
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+def ipv4_octets(text: str) -> tuple[int, int, int, int] | None:
+    """The four octets of a dotted-quad IPv4 address (no leading zeros), else None: the common
+    case without the `ipaddress` module's per-call cost."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    out = []
+    for p in parts:
+        if not p.isdigit() or not p.isascii() or len(p) > 3 or (len(p) > 1 and p[0] == "0"):
+            return None
+        n = int(p)
+        if n > 255:
+            return None
+        out.append(n)
+    return out[0], out[1], out[2], out[3]

@@ -6,9 +6,9 @@ accounts' further matching requests are escalated as the policy's `action` says.
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from redline.abuse.account import AccountMeta
@@ -26,6 +26,8 @@ STATE_FORMAT = 1
 _RANK = {"allow": 0, "review": 1, "block": 2}
 _SAMPLES = 5
 _COUNTER_BUCKETS = 24
+NO_SCOPE = CyberScope()
+ANONYMOUS_META = AccountMeta()
 RULES = {"distillation": "abuse.distillation.network", "intrusion": "abuse.intrusion.out_of_scope"}
 
 
@@ -93,15 +95,18 @@ class AbuseDetector:
         """The lexicon the monitor reads in its own pass (`Profiler(extra=...)`)."""
         return self.reader.patterns
 
-    def read(self, request: Any, conversation: Any = None, fired: frozenset[str] | None = None) -> Reading:
-        return self.reader.read(request, conversation, fired)
+    def read(self, request: Any, conversation: Any = None, fired: frozenset[str] | None = None, raw: str | None = None) -> Reading:
+        return self.reader.read(request, conversation, fired, raw)
+
+    def account(self, item: Mapping[str, Any] | None) -> AccountMeta:
+        return AccountMeta.from_item(item) if item else ANONYMOUS_META
 
     def scope(self, patterns: Iterable[str], authorities: Iterable[str]) -> CyberScope:
         """The scope honored for a tenant: its declared patterns when it holds a cyber authority,
         else none (every external target is out of scope). ScopeError on a bad pattern."""
         if not self._cyber_authorities.intersection(authorities):
-            return CyberScope()
-        key = tuple(patterns)
+            return NO_SCOPE
+        key = patterns if isinstance(patterns, tuple) else tuple(patterns)
         scope = self._scopes.get(key)
         if scope is None:
             scope = self._scopes[key] = CyberScope(key)
@@ -124,8 +129,8 @@ class AbuseDetector:
         alerts: list[Alert] = []
         account = meta.account
         if self.cfg.distillation.enabled:
-            network = state.distillation.observe(account, ts, reading.elicit, reading.capabilities, reading.keys, meta.link_keys())
-            if reading.distillation_like:
+            network = state.distillation.observe(account, ts, reading.elicit, reading.capabilities, reading.text, meta.link_key_list)
+            if reading.elicit:
                 self._count(state, "distillation", ts, request_id)
             if network is not None:
                 alert = self._network_alert(state, tenant, ts, network)
@@ -133,9 +138,13 @@ class AbuseDetector:
                     alerts.append(alert)
         oos: list[Target] = []
         if self.cfg.intrusion.enabled and (reading.phases or reading.claim or state.intrusion.active(account, ts)):
-            from redline.monitor.profile import raw_text
+            if reading.raw is not None:
+                raw = reading.raw
+            else:
+                from redline.monitor.profile import raw_text
 
-            targets = extract_targets(raw_text(request), self._ignore)
+                raw = raw_text(request)
+            targets = extract_targets(raw, self._ignore)
             oos = [t for t in targets if not scope.covers(t)]
             in_scope = len(oos) < len(targets)
             mine, wide = state.intrusion.observe(account, ts, reading.phases, oos, in_scope, reading.claim)
@@ -341,7 +350,11 @@ class AbuseDetector:
             },
             *decision.evidence,
         ]
-        return replace(decision, decision=level, rule=rule, evidence=evidence)  # type: ignore[arg-type]
+        out = copy.copy(decision)  # a frozen dataclass: three fields changed without re-running __init__
+        object.__setattr__(out, "decision", level)
+        object.__setattr__(out, "rule", rule)
+        object.__setattr__(out, "evidence", evidence)
+        return out
 
 
 __all__ = ["RULES", "TENANT", "AbuseDetector", "AbuseState"]

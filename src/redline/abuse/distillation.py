@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redline.abuse.linking import Linker
-from redline.abuse.neardup import TemplateIndex
+from redline.abuse.neardup import TemplateIndex, template_keys
 from redline.policy.schema import DistillationConfig
 
 _SESSION_GAP = 3600.0  # gaps longer than this are pauses, not the pace of a session
 _MIN_GAPS = 10
 _CADENCE = 900.0
+_INDEXED_REQUESTS = 2  # an account's eliciting requests are indexed until it has sent this many times min_requests
 _REGULAR_CV = 0.4
 
 
@@ -41,6 +42,7 @@ class AccountStats:
     gap_sum: float = 0.0
     gap_sq: float = 0.0
     suspicious: bool = False
+    links: list[str] = field(default_factory=list)  # the infrastructure keys last linked
 
     def add(self, ts: float, elicit: bool, caps: frozenset[str], shared_template: bool) -> None:
         gap = ts - self.last
@@ -103,12 +105,12 @@ class AccountStats:
 
     def to_state(self) -> list[Any]:
         return [self.first, self.last, self.n, self.elicit, self.template, self.caps, self.hours, self.active_hours, self.last_hour,
-                self.gaps, self.gap_sum, self.gap_sq, self.suspicious]  # fmt: skip
+                self.gaps, self.gap_sum, self.gap_sq, self.suspicious, self.links]  # fmt: skip
 
     @classmethod
     def from_state(cls, row: list[Any]) -> AccountStats:
         return cls(float(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]), {str(k): int(v) for k, v in row[5].items()},
-                   int(row[6]), int(row[7]), int(row[8]), int(row[9]), float(row[10]), float(row[11]), bool(row[12]))  # fmt: skip
+                   int(row[6]), int(row[7]), int(row[8]), int(row[9]), float(row[10]), float(row[11]), bool(row[12]), [str(k) for k in row[13]])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -130,10 +132,9 @@ class DistillationState:
         self.linker = Linker(cfg.tracked_accounts)
         self.suspicious: list[str] = []  # every suspicious account of the tenant, in order found
 
-    def observe(
-        self, account: str, ts: float, elicit: bool, caps: frozenset[str], keys: tuple[int, ...], link_keys: list[str]
-    ) -> Network | None:
-        """Count one request; a `Network` when this request completes one (the caller alerts once)."""
+    def observe(self, account: str, ts: float, elicit: bool, caps: frozenset[str], text: str, link_keys: list[str]) -> Network | None:
+        """Count one request (`text`: its normalized prompt, for template keys); a `Network` when
+        this request completes one (the caller alerts once)."""
         cfg = self.cfg
         stats = self.accounts.get(account)
         if stats is None or ts - stats.last > cfg.window_seconds:
@@ -145,11 +146,27 @@ class DistillationState:
         self.accounts.move_to_end(account)
         while len(self.accounts) > cfg.tracked_accounts:
             self.accounts.popitem(last=False)
+        if not elicit or stats.suspicious or stats.n >= _INDEXED_REQUESTS * cfg.min_requests:
+            # counted, but neither indexed nor linked: only eliciting accounts can turn suspicious, a
+            # suspicious one is linked already (its template keys stay in the index for newcomers),
+            # and an account judged on this many requests without turning suspicious has shown its pattern
+            stats.add(ts, elicit, caps, False)
+            return None if stats.suspicious or not elicit else self._judge(account, stats)
+        keys = template_keys(text)
         shared, partners = self.templates.add(account, keys, ts, cfg.window_seconds) if keys else (False, set())
         stats.add(ts, elicit, caps, shared)
-        if link_keys or partners:
-            self.linker.link(account, link_keys, partners)
-        if stats.suspicious or not stats.judge(cfg):
+        if link_keys != stats.links:  # the same network and payment reference as last time are linked already
+            stats.links = link_keys
+            infra = self.linker.linked(link_keys, account)
+            if infra:
+                self.linker.link(account, infra, "infrastructure")
+        if partners:
+            self.linker.link(account, partners, "template")
+        return self._judge(account, stats)
+
+    def _judge(self, account: str, stats: AccountStats) -> Network | None:
+        cfg = self.cfg
+        if not stats.judge(cfg):
             return None
         stats.suspicious = True
         self.suspicious.append(account)

@@ -53,10 +53,10 @@ class Linker:
                 self.parent.pop(stale, None)
         return ra
 
-    def link(self, account: str, keys: Iterable[str], partners: Iterable[str] = ()) -> str:
-        """Join `account` with the first account seen under each infrastructure key and with its
-        template `partners`; returns its cluster root."""
-        self.parent.setdefault(account, account)
+    def linked(self, keys: Iterable[str], account: str) -> set[str]:
+        """The first account seen under each infrastructure key (`net:...`, `org:...`); `account`
+        becomes the first for keys not seen before."""
+        out = set()
         for key in keys:
             first = self.index.get(key)
             if first is None:
@@ -65,10 +65,17 @@ class Linker:
                     self.index.popitem(last=False)
             elif first != account:
                 self.index.move_to_end(key)
-                self.union(account, first, key.split(":", 1)[0])
+                out.add(first)
+        return out
+
+    def link(self, account: str, partners: Iterable[str], kind: str) -> str:
+        """Join `account` with `partners` (`kind`: template, infrastructure); returns its cluster root."""
+        self.parent.setdefault(account, account)
+        root = self.find(account)
         for other in partners:
-            self.union(account, other, "template")
-        return self.find(account)
+            if self.find(other) != root:
+                root = self.union(account, other, kind)
+        return root
 
     def mark(self, account: str) -> tuple[str, list[str]]:
         """`account` turned suspicious: its cluster root and the cluster's suspicious accounts."""

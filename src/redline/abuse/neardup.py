@@ -23,6 +23,9 @@ TAIL_WORDS = 16
 _MASK = (1 << 64) - 1
 _EMPTY = _MASK
 _BIN_MASK = BINS - 1
+_BIN_IDS = tuple(range(BINS))
+_EMPTIES = (_EMPTY,) * BINS
+_BAND_IDS = tuple(range(BINS // ROWS))
 
 
 def template_keys(text: str) -> tuple[int, ...]:
@@ -39,8 +42,8 @@ def template_keys(text: str) -> tuple[int, ...]:
     # descending, so the smallest hash of each bin is the one the dict keeps
     shingles = sorted(map(_MASK.__and__, map(hash, zip(hs, hs[1:], hs[2:], strict=False))), reverse=True)
     mins = dict(zip(map(_BIN_MASK.__and__, shingles), shingles, strict=True))
-    get = mins.get
-    return tuple(hash((band, get(band * 2, _EMPTY), get(band * 2 + 1, _EMPTY))) & _MASK for band in range(BINS // ROWS))
+    vals = list(map(mins.get, _BIN_IDS, _EMPTIES))
+    return tuple(map(_MASK.__and__, map(hash, zip(_BAND_IDS, vals[0::2], vals[1::2], strict=True))))
 
 
 class TemplateIndex:

@@ -1,6 +1,7 @@
 """What one request says to the abuse detectors, read in one pass of the policy's multi-pattern
 matcher: reasoning-trace / rubric elicitation, narrow capabilities, kill-chain phases, claims of
-authorization, and the prompt's template band keys. Pure: no tenant state, runs outside the lock."""
+authorization, and the prompt text its template keys are taken from (when the account still
+needs them: `neardup.template_keys`). Pure: no tenant state, runs outside the lock."""
 
 from __future__ import annotations
 
@@ -9,23 +10,26 @@ from typing import Any
 
 import re2
 
-from redline.abuse.neardup import template_keys
 from redline.policy.matcher import SignalMatcher
 from redline.policy.schema import AbuseConfig
 from redline.text import Conversation, normalize
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reading:
     elicit: bool
     capabilities: frozenset[str]
     phases: frozenset[str]
     claim: bool
-    keys: tuple[int, ...]
+    text: str  # the normalized prompt, for template keys; empty unless the request elicits
+    raw: str | None = None  # the request's raw text when the monitor already read it (targets are read from it)
 
     @property
     def distillation_like(self) -> bool:
         return self.elicit or bool(self.capabilities)
+
+
+NOTHING = Reading(False, frozenset(), frozenset(), False, "")
 
 
 def _options() -> re2.Options:
@@ -69,10 +73,14 @@ class Reader:
         text = conversation.text if conversation is not None else normalize(raw_text(request))
         return frozenset(self._matcher.fired(text))
 
-    def read(self, request: Any, conversation: Conversation | None = None, fired: frozenset[str] | None = None) -> Reading:
+    def read(
+        self, request: Any, conversation: Conversation | None = None, fired: frozenset[str] | None = None, raw: str | None = None
+    ) -> Reading:
         """What the request says; `fired`: the abuse names the monitor's pass found (else scanned here)."""
         if fired is None:
             fired = self.fired(request, conversation)
+        if not fired:  # most requests
+            return NOTHING
         fired = frozenset(n[len(PREFIX) :] for n in fired)
         text = conversation.text if conversation is not None else ""
         elicit = self._distillation and "elicit" in fired
@@ -80,10 +88,11 @@ class Reader:
         # a defender describing attacks on its own systems directs no phase at anyone
         directed = self._intrusion and "defense" not in fired
         phases = frozenset(n[6:] for n in fired if n.startswith("phase:")) if directed else frozenset()
-        # template keys only for requests a distillation network is made of: the rest never link accounts
-        if (elicit or caps) and not text:
+        # template keys only for eliciting requests: an account that never elicits never becomes
+        # suspicious, so its other requests need not be indexed or linked
+        if elicit and not text:
             from redline.monitor.profile import raw_text
 
             text = normalize(raw_text(request))
-        keys = template_keys(text) if elicit or caps else ()
-        return Reading(elicit, caps, phases, directed and "claim" in fired, keys)
+        claim = directed and "claim" in fired
+        return Reading(elicit, caps, phases, claim, text if elicit else "", raw if phases or claim else None)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import re2
 
+from redline.abuse.account import ipv4_octets
+
 _OPTIONS = re2.Options()
 _OPTIONS.max_mem = 16 << 20
 _OPTIONS.log_errors = False
@@ -131,8 +133,26 @@ class Target:
     org: str
 
 
+def _internal(o: tuple[int, int, int, int]) -> bool:
+    a, b = o[0], o[1]
+    return (
+        a in (0, 10, 127)
+        or (a == 172 and 16 <= b <= 31)
+        or (a == 192 and b == 168)
+        or (a == 169 and b == 254)
+        or (a == 100 and 64 <= b <= 127)
+    )
+
+
 @functools.lru_cache(maxsize=65536)
 def _ip_target(text: str) -> Target | None:
+    if "/" not in text:  # a plain address: parsed by hand (the common case)
+        o = ipv4_octets(text)
+        if o is None:
+            return None
+        if _internal(o):
+            return None
+        return Target("ip", text, f"{o[0]}.{o[1]}.{o[2]}.0/24")
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -209,12 +229,20 @@ class CyberScope:
                 raise ScopeError(f"cyber scope entry {p[:80]!r} is neither a CIDR range nor a domain pattern")
             domains.append(domain)
         self.domains = tuple(domains)
+        self._covers: dict[str, bool] = {}  # target value -> covered (bounded)
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
 
     def covers(self, target: Target) -> bool:
-        if target.kind == "domain":
-            return _under(target.value, self.domains)
-        net = ipaddress.ip_network(target.value, strict=False)
-        return any(net.version == n.version and net.subnet_of(n) for n in self.networks)  # type: ignore[arg-type]
+        hit = self._covers.get(target.value)
+        if hit is None:
+            if target.kind == "domain":
+                hit = _under(target.value, self.domains)
+            else:
+                net = ipaddress.ip_network(target.value, strict=False)
+                hit = any(net.version == n.version and net.subnet_of(n) for n in self.networks)  # type: ignore[arg-type]
+            if len(self._covers) >= 65536:
+                self._covers.clear()
+            self._covers[target.value] = hit
+        return hit

@@ -109,13 +109,11 @@ class Monitor:
         profile = self.profiler.profile(request, decision, conversation=conversation, authorities=authorities)
         abuse = self.abuse
         if abuse is not None:
-            from redline.abuse import AccountMeta, ScopeError
-
-            reading = abuse.read(request, conversation, profile.fired)
-            meta = AccountMeta.from_item(account or {})
+            reading = abuse.read(request, conversation, profile.fired, profile.raw or None)
+            meta = abuse.account(account)
             try:
                 scope = abuse.scope(cyber_scope, authorities)
-            except ScopeError as e:
+            except ValueError as e:  # a scope entry that is neither a CIDR range nor a domain pattern
                 raise MonitorError(f"tenant {tenant}: {e}") from None
         with self._lock:
             state = self._state(tenant)
@@ -134,7 +132,10 @@ class Monitor:
                     self.store.save_alert(alert)
                     self._alerts[alert.id] = alert
                 raised.extend(found)
-                self._dirty.add(tenant)
+                # snapshots follow what the detectors read (a plain request only moves an account's
+                # counters: those are written with the tenant's next snapshot, and on close)
+                if found or reading.elicit or reading.phases or reading.claim:
+                    self._dirty.add(tenant)
             self._maybe_flush()
         return Observation(
             out,
@@ -303,6 +304,8 @@ class Monitor:
             self._last_flush = self._clock()
 
     def close(self) -> None:
+        with self._lock:
+            self._dirty.update(t for t, st in self._tenants.items() if st.abuse is not None)
         self.flush()
         self.store.close()
 

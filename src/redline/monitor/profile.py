@@ -55,6 +55,7 @@ class RequestProfile:
     foreign_context: bool
     kinds: dict[str, int] = field(default_factory=dict)
     fired: frozenset[str] = frozenset()  # names of the extra lexicon patterns that matched (the abuse detectors')
+    raw: str = ""  # the request's text as written (read by the abuse detectors for targets)
 
     def counted(self) -> list[Subject]:
         """Subjects counted as domestic: home subjects, and unknown ones unless the context points abroad."""
@@ -176,7 +177,7 @@ class Profiler:
             [name for name, sig in self._category_signals if fired & sig] + [name[4:] for name in lexicon if name.startswith("cat:")]
         )
         if not surveillance:  # not counted and never escalated: its identifiers are not read at all
-            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=other)
+            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=other, raw=text)
         if conversation is not None:  # payloads decoded from base64, hex... are read too
             extra = [s.text for s in conversation.segments if s.source != "text"]
             if extra:
@@ -190,7 +191,7 @@ class Profiler:
             kinds[ident.kind] = kinds.get(ident.kind, 0) + 1
         subjects = tuple(self._subjects(identifiers))
         if reviewed_only and not named and len(subjects) > _PARTICULARIZED_MAX:
-            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=other)
+            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=other, raw=text)
         return RequestProfile(
             surveillance=surveillance,
             categories=categories,
@@ -200,6 +201,7 @@ class Profiler:
             foreign_context=foreign_context,
             kinds=kinds,
             fired=other,
+            raw=text,
         )
 
     def _process_refs(self, lowered: str) -> Iterable[int]:
