@@ -223,7 +223,12 @@ class AbuseDetector:
         if mine.campaign(cfg):
             engagement, accounts = mine, [account]
         elif wide.campaign(cfg):
-            engagement, accounts = wide, list(wide.accounts)
+            # a campaign spread over accounts names those that ran part of the chain themselves
+            # (at least `fanout_phases` phases), not every account that once named an outside host
+            engagement = wide
+            accounts = [
+                a for a in wide.accounts if (e := state.intrusion.engagements.get(a)) is not None and len(e.phases) >= cfg.fanout_phases
+            ]
         else:
             return None
         fresh = [a for a in accounts if "intrusion" not in state.flagged.get(a, {}) and "intrusion:" + a not in state.cleared]
