@@ -5,6 +5,7 @@ ledger without any identifier, and a restart on the same `--db` keeps the escala
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -113,10 +114,8 @@ def test_intrusion_alert_names_the_account_from_the_header(gw: ServedGateway) ->
         base_url=gw.url + "/v1", api_key=gw.keys["other-cell"], max_retries=0, default_headers={"x-redline-account": "analyst-2"}
     )
     for step in INTRUSION[:3]:  # the third phase raises the alert (the classifier may already review a step on its own)
-        try:
+        with contextlib.suppress(openai.PermissionDeniedError):
             agent.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": step}])
-        except openai.PermissionDeniedError:
-            pass
     # a further step the classifier allows is held for this account only
     with pytest.raises(openai.PermissionDeniedError) as held:
         agent.chat.completions.create(model="gpt-x", messages=[{"role": "user", "content": INTRUSION[3]}])
