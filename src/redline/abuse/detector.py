@@ -87,6 +87,7 @@ class AbuseDetector:
         self._ignore = tuple(cfg.intrusion.ignore_domains)
         self._cyber_authorities = frozenset(cfg.intrusion.cyber_authorities)
         self._scopes: dict[tuple[str, ...], CyberScope] = {}
+        self._cited: dict[str, dict[str, Any]] = {}
 
     # -- reading (outside the lock) ----------------------------------------------------------------
 
@@ -344,17 +345,19 @@ class AbuseDetector:
             return decision
         level, alert_id, info = best
         rule = info["rule"] + (".suspended" if info["action"] == "suspend" else "")
-        evidence = [
-            {
+        cited = self._cited.get(alert_id)
+        if cited is None:  # one evidence entry per alert, shared by every request it escalates
+            if len(self._cited) >= 4096:
+                self._cited.clear()
+            cited = self._cited[alert_id] = {
                 "signal": "abuse",
                 "source": info["kind"],
                 "alert": alert_id,
                 "rule": info["rule"],
                 "action": info["action"],
-                "text": f"open {info['kind']} alert {alert_id} names account {account}",
-            },
-            *decision.evidence,
-        ]
+                "text": f"open {info['kind']} alert {alert_id} names the account that sent this request",
+            }
+        evidence = [cited, *decision.evidence]
         out = copy.copy(decision)  # a frozen dataclass: three fields changed without re-running __init__
         object.__setattr__(out, "decision", level)
         object.__setattr__(out, "rule", rule)
