@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 ANONYMOUS = "-"  # requests that name no account are counted as one account of the tenant
@@ -15,11 +14,30 @@ _MAX_FIELD = 200
 _SEEN_LIMIT = 65_536
 
 
-@dataclass(frozen=True)
 class AccountMeta:
-    account: str = ANONYMOUS
-    client_ip: str | None = None
-    org_ref: str | None = None
+    """Immutable by convention (instances are shared through a cache); `link_keys` is computed on
+    first use, since most requests never need it."""
+
+    __slots__ = ("_links", "account", "client_ip", "org_ref")
+
+    def __init__(self, account: str = ANONYMOUS, client_ip: str | None = None, org_ref: str | None = None) -> None:
+        self.account = account
+        self.client_ip = client_ip
+        self.org_ref = org_ref
+        self._links: list[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"AccountMeta(account={self.account!r}, client_ip={self.client_ip!r}, org_ref={self.org_ref!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AccountMeta) and (self.account, self.client_ip, self.org_ref) == (
+            other.account,
+            other.client_ip,
+            other.org_ref,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.account, self.client_ip, self.org_ref))
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> AccountMeta:
@@ -39,19 +57,18 @@ class AccountMeta:
     def of(cls, account: Any, client_ip: Any = None, org_ref: Any = None) -> AccountMeta:
         return cls(_text(account) or ANONYMOUS, _text(client_ip), _text(org_ref))
 
-    @functools.cached_property
-    def link_key_list(self) -> list[str]:
-        return self.link_keys()
-
     def link_keys(self) -> list[str]:
         """Keys that link this account to others on the same infrastructure: its network (an IPv4
         /24 or an IPv6 /48: one proxy pool or one site) and its payment / organization reference."""
-        keys = []
-        net = network_of(self.client_ip)
-        if net is not None:
-            keys.append("net:" + net)
-        if self.org_ref:
-            keys.append("org:" + self.org_ref)
+        keys = self._links
+        if keys is None:
+            keys = []
+            net = network_of(self.client_ip)
+            if net is not None:
+                keys.append("net:" + net)
+            if self.org_ref:
+                keys.append("org:" + self.org_ref)
+            self._links = keys
         return keys
 
 
@@ -61,6 +78,8 @@ _SEEN: dict[tuple[Any, Any, Any], AccountMeta] = {}  # the same sender sends man
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
+    if type(value) is str and 0 < len(value) <= _MAX_FIELD and not value[0].isspace() and not value[-1].isspace():
+        return value
     text = str(value).strip()[:_MAX_FIELD]
     return text or None
 

@@ -130,7 +130,7 @@ class AbuseDetector:
         alerts: list[Alert] = []
         account = meta.account
         if self.cfg.distillation.enabled:
-            network = state.distillation.observe(account, ts, reading.elicit, reading.capabilities, reading.text, meta.link_key_list)
+            network = state.distillation.observe(account, ts, reading.elicit, reading.capabilities, reading.text, meta)
             if reading.elicit:
                 self._count(state, "distillation", ts, request_id)
             if network is not None:

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from redline.abuse.account import AccountMeta
 from redline.abuse.linking import Linker
 from redline.abuse.neardup import TemplateIndex, template_keys
 from redline.policy.schema import DistillationConfig
@@ -132,7 +133,7 @@ class DistillationState:
         self.linker = Linker(cfg.tracked_accounts)
         self.suspicious: list[str] = []  # every suspicious account of the tenant, in order found
 
-    def observe(self, account: str, ts: float, elicit: bool, caps: frozenset[str], text: str, link_keys: list[str]) -> Network | None:
+    def observe(self, account: str, ts: float, elicit: bool, caps: frozenset[str], text: str, meta: AccountMeta) -> Network | None:
         """Count one request (`text`: its normalized prompt, for template keys); a `Network` when
         this request completes one (the caller alerts once)."""
         cfg = self.cfg
@@ -155,6 +156,7 @@ class DistillationState:
         keys = template_keys(text)
         shared, partners = self.templates.add(account, keys, ts, cfg.window_seconds) if keys else (False, set())
         stats.add(ts, elicit, caps, shared)
+        link_keys = meta.link_keys()
         if link_keys != stats.links:  # the same network and payment reference as last time are linked already
             stats.links = link_keys
             infra = self.linker.linked(link_keys, account)
