@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import click
 import yaml
 
+from redline.abuse import CyberScope, ScopeError
 from redline.cli.common import (
     EXIT_INPUT,
     EXIT_POLICY,
@@ -61,9 +63,18 @@ def parse_ts(value: Any) -> float:
     return ts
 
 
-def load_tenants(path: str, engine: Engine) -> dict[str, list[str]]:
-    """Tenant -> authorities from a YAML or JSON file: `{tenants: {NAME: {authorities: [...], cyber_scopes: [...]}}}`
-    (the `tenants:` level may be left out). Unknown authorities are an error, as in the policy."""
+@dataclass(frozen=True)
+class TenantSpec:
+    """A tenant of `--tenants`: its authorities and declared cyber scope."""
+
+    authorities: list[str]
+    cyber_scope: list[str] = field(default_factory=list)
+
+
+def load_tenants(path: str, engine: Engine) -> dict[str, TenantSpec]:
+    """Tenants from a YAML or JSON file: `{tenants: {NAME: {authorities: [...], cyber_scope: [...]}}}`
+    (the `tenants:` level may be left out; `cyber_scopes` is read as `cyber_scope`). Unknown
+    authorities and scope entries that are neither CIDR ranges nor domain patterns are errors."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
@@ -75,7 +86,7 @@ def load_tenants(path: str, engine: Engine) -> dict[str, list[str]]:
     if not isinstance(data, dict):
         fail(f"{path}: expected a mapping of tenant name to {{authorities: [...]}}", EXIT_POLICY)
     known = engine.policy.document.authorities
-    out: dict[str, list[str]] = {}
+    out: dict[str, TenantSpec] = {}
     for name, spec in data.items():
         spec = spec or {}
         if not isinstance(spec, dict):
@@ -86,7 +97,16 @@ def load_tenants(path: str, engine: Engine) -> dict[str, list[str]]:
         for a in authorities:
             if a not in known:
                 fail(f"{path}: tenants.{name}.authorities: unknown authority {a!r} (known: {', '.join(known)})", EXIT_POLICY)
-        out[str(name)] = list(authorities)
+        scope = spec.get("cyber_scope", spec.get("cyber_scopes", [])) or []
+        if isinstance(scope, str):
+            scope = [scope]
+        if not isinstance(scope, list) or not all(isinstance(p, str) for p in scope):
+            fail(f"{path}: tenants.{name}.cyber_scope: expected a list of CIDR ranges or domain patterns", EXIT_POLICY)
+        try:
+            CyberScope(scope)
+        except ScopeError as e:
+            fail(f"{path}: tenants.{name}.cyber_scope: {e}", EXIT_POLICY)
+        out[str(name)] = TenantSpec(list(authorities), list(scope))
     return out
 
 
@@ -118,7 +138,7 @@ class _LedgerSink:
 def _replay_line(
     engine: Engine,
     monitor: Monitor,
-    tenants: dict[str, list[str]],
+    tenants: dict[str, TenantSpec],
     last_ts: dict[str, float],
     n: int,
     obj: dict[str, Any],
@@ -143,6 +163,7 @@ def _replay_line(
         return [{"id": item_id, "error": str(e)}]
     last_ts[tenant] = ts
     decision = engine.decide(conversation)
+    spec = tenants.get(tenant)
     try:
         seen = monitor.observe(
             tenant,
@@ -151,7 +172,9 @@ def _replay_line(
             obj,
             decision,
             conversation=conversation,
-            authorities=tenants.get(tenant, engine.policy.document.default_authorities),
+            authorities=spec.authorities if spec is not None else engine.policy.document.default_authorities,
+            account=obj,
+            cyber_scope=spec.cyber_scope if spec is not None else (),
         )
     except MonitorError as e:
         return [{"id": item_id, "error": f"line {n}: {e}"}]
@@ -170,7 +193,13 @@ def _replay_line(
     help="Timestamped traffic ('-' for stdin): ts, tenant, text or messages, optional id, account, client_ip, org_ref.",
 )
 @click.option("--db", default=None, help="Database URL for monitor state and the ledger (default: a temporary in-memory store, no ledger).")
-@click.option("--tenants", "tenants_path", type=click.Path(dir_okay=False), default=None, help="Tenant authorities (YAML or JSON).")
+@click.option(
+    "--tenants",
+    "tenants_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Tenant authorities and cyber scopes (YAML or JSON): {NAME: {authorities: [...], cyber_scope: [CIDR or domain, ...]}}.",
+)
 @click.option(
     "--key",
     "key_path",
@@ -186,7 +215,8 @@ def replay(
     """Feed timestamped traffic through the whole engine, monitor included, in input order.
 
     Output: one decision line per input line (as `redline classify`), plus
-    {"alert": {"tenant", "kind": "mosaic", ...}} lines when a monitor rule fires. A line that
+    {"alert": {"tenant", "kind", "accounts", ...}} lines when a detector fires (`kind`: mosaic,
+    distillation, intrusion). A line that
     cannot be used (bad JSON or timestamp, no tenant, out of order for its tenant) gets
     {"id", "error"} and the replay goes on.
     """
@@ -229,4 +259,4 @@ def replay(
     out.flush()
 
 
-__all__ = ["load_tenants", "parse_ts", "replay"]
+__all__ = ["TenantSpec", "load_tenants", "parse_ts", "replay"]

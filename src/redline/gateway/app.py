@@ -38,7 +38,7 @@ from redline.gateway.errors import Api, error_response
 from redline.gateway.gating import GateHook
 from redline.gateway.ledger_writer import DecisionRecorder
 from redline.gateway.metrics import CONTENT_TYPE, Metrics
-from redline.gateway.monitoring import MonitorHook
+from redline.gateway.monitoring import ACCOUNT_HEADER, MonitorHook, note_account
 from redline.gateway.pipeline import Pipeline, Verdict
 from redline.gateway.reviewing import HEADER as REVIEW_HEADER
 from redline.gateway.reviewing import ReviewHook
@@ -166,6 +166,7 @@ class Gateway:
             raise RefusedError(
                 401, "redline: missing or unknown API key (send Authorization: Bearer KEY or x-api-key: KEY)", "invalid_api_key"
             )
+        note_account(request.headers.get(ACCOUNT_HEADER), request.client.host if request.client else None)
         return tenant
 
     async def _body(self, request: Request) -> bytes:

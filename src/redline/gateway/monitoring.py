@@ -3,13 +3,17 @@ tenant's windows and may come back escalated; each new alert becomes an `alert` 
 
 The adapter passes the tenant's authorities (a foreign-intelligence tenant's unknown subjects are
 not presumed domestic) and the request as the client sent it (identifiers are read from the raw
-text, before normalization folds it).
+text, before normalization folds it). For the account-level abuse detectors it also passes who
+sent it — the `x-redline-account` header and the client address, noted by the app when it
+authenticates the tenant (a context variable: the request's own task) — and the tenant's declared
+`cyber_scope` from its profile.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 from redline.decide import Decision
@@ -22,6 +26,15 @@ from redline.text import Conversation
 log = logging.getLogger("redline.gateway")
 
 UNAVAILABLE_RULE = "monitor.unavailable"
+ACCOUNT_HEADER = "x-redline-account"
+_ACCOUNT: ContextVar[dict[str, Any] | None] = ContextVar("redline_account", default=None)
+
+
+def note_account(account: str | None, client_ip: str | None) -> None:
+    """Remember who sent the current request (called once per request, when the tenant is known)."""
+    _ACCOUNT.set({"account": account, "client_ip": client_ip})
+
+
 _RANK = {"allow": 0, "review": 1, "block": 2}
 
 
@@ -36,7 +49,15 @@ class MonitorHook:
     def observe(self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision, request: Any) -> Decision:
         try:
             seen = self.monitor.observe(
-                tenant.name, request_id, ts, request, decision, conversation=conversation, authorities=tenant.authorities
+                tenant.name,
+                request_id,
+                ts,
+                request,
+                decision,
+                conversation=conversation,
+                authorities=tenant.authorities,
+                account=_ACCOUNT.get(),
+                cyber_scope=tenant.profile.get("cyber_scope") or (),
             )
         except Exception as e:
             # Fail closed: a request the monitor could not count is not let through unseen; it goes

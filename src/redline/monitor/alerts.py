@@ -1,5 +1,7 @@
 """`Alert`: a monitor rule's counts crossed for a tenant. It carries counts, data categories, the
-time span and sample request ids — never an identifier or any text of a request."""
+time span and sample request ids — never an identifier or any text of a request. Alerts of the
+account-level abuse detectors (`kind` `distillation` / `intrusion`) also name the tenant's
+accounts involved and carry their evidence (account summaries, the kill-chain timeline)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ class Alert:
     kind: str = "mosaic"
     cleared_at: float | None = None
     cleared_by: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # detector evidence (abuse alerts)
+    accounts: list[str] = field(default_factory=list)
 
     @property
     def open(self) -> bool:
@@ -59,7 +62,10 @@ class Alert:
             "span": {"first": iso(self.first_seen), "last": iso(self.last_seen)},
             "sample_request_ids": list(self.sample_request_ids),
             "policy_version": self.policy_version,
+            "accounts": list(self.accounts),
         }
+        if self.extra:
+            out["evidence"] = self.extra
         if self.cleared_at is not None:
             out["cleared"] = {"at": iso(self.cleared_at), "by": self.cleared_by}
         return out
@@ -84,6 +90,8 @@ class Alert:
             "kind": self.kind,
             "cleared_at": self.cleared_at,
             "cleared_by": self.cleared_by,
+            "extra": self.extra,
+            "accounts": self.accounts,
         }
 
     @classmethod

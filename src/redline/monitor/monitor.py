@@ -4,16 +4,20 @@ requests while an alert is open; `clear_alert` for the reviewer. Thread-safe.
 
 With a `RedisStore` the tenants' state is shared by gateway replicas: a request the monitor counts
 is counted under the tenant's lock on the shared state (`redline.monitor.shared`); other requests
-never touch Redis. When Redis cannot be used, the policy's `shared_state_down` says what happens."""
+never touch Redis. When Redis cannot be used, the policy's `shared_state_down` says what happens.
+
+When the policy has an `abuse` section, the account-level detectors (`redline.abuse`: distillation
+networks, out-of-scope intrusions) run in the same call on the same per-tenant state, store and
+alert path (with shared state: on each replica's own copy, see docs/deploy.md)."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redline.decide import Decision
 from redline.monitor.alerts import Alert
@@ -25,6 +29,9 @@ from redline.policy import Policy
 from redline.policy.schema import MonitorRule
 from redline.store.redis import RedisUnavailable
 from redline.text import Conversation
+
+if TYPE_CHECKING:
+    from redline.abuse import AbuseDetector, AbuseState
 
 _RANK = {"allow": 0, "review": 1, "block": 2}
 _T = TypeVar("_T")
@@ -62,8 +69,13 @@ class Monitor:
         self.policy = policy
         self.config = policy.document.monitor
         self.store: MonitorStore = store if store is not None else MemoryStore()
+        self.abuse: AbuseDetector | None = None
+        if policy.document.abuse is not None and policy.document.abuse.enabled:
+            from redline.abuse import AbuseDetector  # imported here: the abuse package builds on this one
+
+            self.abuse = AbuseDetector(policy)
         try:
-            self.profiler = Profiler(policy, self.store.salt())
+            self.profiler = Profiler(policy, self.store.salt(), extra=self.abuse.patterns if self.abuse is not None else ())
         except ValueError as e:
             raise MonitorError(f"{policy.source}: monitor: {e}") from None
         self._rules: list[MonitorRule] = list(self.config.rules)
@@ -90,10 +102,14 @@ class Monitor:
         *,
         conversation: Conversation | None = None,
         authorities: Iterable[str] = (),
+        account: Mapping[str, Any] | None = None,
+        cyber_scope: Iterable[str] = (),
     ) -> Observation:
         """Count one request of `tenant` at time `ts` (seconds since the epoch). `request` is what
         the client sent (text, or `{"text"}` / `{"messages"}`); pass the engine's `conversation`
-        too when there is one (its normalized text is reused). `decision` is the engine's."""
+        too when there is one (its normalized text is reused). `decision` is the engine's.
+        `account`: `{"account", "client_ip", "org_ref"}` of the sender (a replay line will do);
+        `cyber_scope`: the tenant's declared authorized targets (CIDR ranges, domain patterns)."""
         if not isinstance(tenant, str) or not tenant:
             raise MonitorError("a request needs a tenant")
         if not isinstance(ts, int | float) or ts != ts or ts in (float("inf"), float("-inf")):
@@ -102,6 +118,14 @@ class Monitor:
             return Observation(decision)
         authorities = tuple(authorities)
         profile = self.profiler.profile(request, decision, conversation=conversation, authorities=authorities)
+        abuse = self.abuse
+        if abuse is not None:
+            reading = abuse.read(request, conversation, profile.fired, profile.raw or None)
+            meta = abuse.account(account)
+            try:
+                scope = abuse.scope(cyber_scope, authorities)
+            except ValueError as e:  # a scope entry that is neither a CIDR range nor a domain pattern
+                raise MonitorError(f"tenant {tenant}: {e}") from None
         degraded: str | None = None
         with self._lock:
             if self._shared is None:
@@ -122,6 +146,19 @@ class Monitor:
                     out, raised, counted = self._count(self._state(tenant), tenant, request_id, float(ts), profile, decision)
             else:  # nothing to count: the shared state is not touched
                 out, raised, counted = decision, [], 0
+            if abuse is not None:
+                # account-level detectors read this process's copy of the tenant's state (with
+                # shared state, each replica's own: they are not in the shared change log)
+                state = self._state(tenant)
+                found, out = abuse.observe(self._abuse_state(state), tenant, str(request_id), float(ts), request, reading, meta, scope, out)
+                for alert in found:
+                    self.store.save_alert(alert)
+                    self._alerts[alert.id] = alert
+                raised = [*raised, *found]
+                # snapshots follow what the detectors read (a plain request only moves an account's
+                # counters: those are written with the tenant's next snapshot, and on close)
+                if found or reading.elicit or reading.phases or reading.claim:
+                    self._dirty.add(tenant)
             self._maybe_flush()
         return Observation(
             out,
@@ -158,6 +195,9 @@ class Monitor:
                     state.load_state(held.snapshot)
                 else:
                     state = self._tenants[tenant]
+                prev = self._tenants.get(tenant)
+                if prev is not None and prev is not state and prev.abuse is not None:
+                    state.abuse = prev.abuse  # the account-level detectors' state stays this replica's own
                 for entry in held.changes:
                     _replay(state, entry)
                 self._tenants[tenant] = state
@@ -274,7 +314,15 @@ class Monitor:
                 _replay(state, entry)
                 return when, entry
 
-            when = self._shared_update(alert.tenant, clear) if self._shared is not None else clear(self._state(alert.tenant))[0]
+            if alert.kind != "mosaic":  # account-level alerts live in this process's detector state
+                state = self._state(alert.tenant)
+                when = at if at is not None else max(state.last_ts, alert.raised_at)
+                if self.abuse is not None:
+                    self.abuse.clear(self._abuse_state(state), alert, when)
+            elif self._shared is not None:
+                when = self._shared_update(alert.tenant, clear)
+            else:
+                when = clear(self._state(alert.tenant))[0]
             cleared = alert.cleared(reviewer, when)
             self.store.save_alert(cleared)
             self._alerts.pop(alert_id, None)
@@ -308,6 +356,18 @@ class Monitor:
             state.load_state(saved)
         return state
 
+    def _abuse_state(self, state: TenantState) -> AbuseState:
+        if state.abuse is None:
+            from redline.abuse import AbuseState
+
+            assert self.policy.document.abuse is not None
+            fresh = AbuseState(self.policy.document.abuse)
+            if state.abuse_saved is not None:
+                fresh.load_state(state.abuse_saved)
+                state.abuse_saved = None
+            state.abuse = fresh
+        return state.abuse  # type: ignore[no-any-return]
+
     def _maybe_flush(self) -> None:
         if self._dirty and self._clock() - self._last_flush >= self._flush_seconds:
             self.flush()
@@ -328,6 +388,8 @@ class Monitor:
             self._last_flush = self._clock()
 
     def close(self) -> None:
+        with self._lock:
+            self._dirty.update(t for t, st in self._tenants.items() if st.abuse is not None)
         self.flush()
         self.store.close()
 

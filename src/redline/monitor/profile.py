@@ -54,6 +54,8 @@ class RequestProfile:
     identifiers: int
     foreign_context: bool
     kinds: dict[str, int] = field(default_factory=dict)
+    fired: frozenset[str] = frozenset()  # names of the extra lexicon patterns that matched (the abuse detectors')
+    raw: str = ""  # the request's text as written (read by the abuse detectors for targets)
 
     def counted(self) -> list[Subject]:
         """Subjects counted as domestic: home subjects, and unknown ones unless the context points abroad."""
@@ -108,7 +110,9 @@ def _message_texts(message: Mapping[str, Any]) -> Iterable[str]:
 class Profiler:
     """Builds `RequestProfile`s for one policy's monitor section."""
 
-    def __init__(self, policy: Policy, salt: bytes) -> None:
+    def __init__(self, policy: Policy, salt: bytes, extra: Iterable[tuple[str, str]] = ()) -> None:
+        """`extra`: (name, pattern) pairs of another detector read in the same pass (names
+        prefixed, e.g. `abuse:`); the names that match come back in `RequestProfile.fired`."""
         mon = policy.document.monitor
         assert mon is not None
         self.config: MonitorConfig = mon
@@ -122,6 +126,9 @@ class Profiler:
         flat += [("devices", p) for p in mon.device_context_patterns]
         flat += [("plates", p) for p in mon.plate_context_patterns]
         flat += [("cat:" + name, p) for name, pats in mon.category_patterns.items() for p in pats]
+        extra = list(extra)
+        flat += extra
+        self._extra_names = frozenset(name for name, _ in extra)
         self._lexicon = SignalMatcher(flat, _options())
         bad = self._lexicon.prepare()
         if bad is not None:
@@ -153,6 +160,7 @@ class Profiler:
         lowered = conversation.text if conversation is not None else normalize(text)
         fired = frozenset(decision.signals)
         lexicon = self._lexicon.fired(lowered)
+        other = self._extra_names.intersection(lexicon) if self._extra_names else frozenset()  # another detector's names
         # A block on the surveillance line counts. So does a review of a particularized request: a
         # lone lookup without process is exactly the review case (POLICY.md section 3), and the
         # mosaic is many of them. A reviewed *list* does not count on the review alone (checked
@@ -169,7 +177,7 @@ class Profiler:
             [name for name, sig in self._category_signals if fired & sig] + [name[4:] for name in lexicon if name.startswith("cat:")]
         )
         if not surveillance:  # not counted and never escalated: its identifiers are not read at all
-            return RequestProfile(False, categories, frozenset(), (), 0, False)
+            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=other, raw=text)
         if conversation is not None:  # payloads decoded from base64, hex... are read too
             extra = [s.text for s in conversation.segments if s.source != "text"]
             if extra:
@@ -183,7 +191,7 @@ class Profiler:
             kinds[ident.kind] = kinds.get(ident.kind, 0) + 1
         subjects = tuple(self._subjects(identifiers))
         if reviewed_only and not named and len(subjects) > _PARTICULARIZED_MAX:
-            return RequestProfile(False, categories, frozenset(), (), 0, False)
+            return RequestProfile(False, categories, frozenset(), (), 0, False, fired=other, raw=text)
         return RequestProfile(
             surveillance=surveillance,
             categories=categories,
@@ -192,6 +200,8 @@ class Profiler:
             identifiers=len(identifiers),
             foreign_context=foreign_context,
             kinds=kinds,
+            fired=other,
+            raw=text,
         )
 
     def _process_refs(self, lowered: str) -> Iterable[int]:

@@ -38,6 +38,10 @@ class TenantState:
         self.cleared: dict[str, tuple[float, float]] = {}  # rule id -> (cleared at, value then)
         self.last_ts = float("-inf")
         self.category_bits = {name: 1 << i for i, name in enumerate(config.categories)}
+        # the account-level abuse detectors' state (redline.abuse.AbuseState), kept in the same
+        # snapshot; `abuse_saved` holds a loaded snapshot until the monitor first needs it
+        self.abuse: Any = None
+        self.abuse_saved: dict[str, Any] | None = None
 
     # -- updating ----------------------------------------------------------------------------------
 
@@ -132,6 +136,7 @@ class TenantState:
             "open_alerts": self.open_alerts,
             "cleared": {r: list(v) for r, v in self.cleared.items()},
             "last_ts": self.last_ts if self.last_ts != float("-inf") else None,
+            "abuse": self.abuse.to_state() if self.abuse is not None else self.abuse_saved,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -149,3 +154,4 @@ class TenantState:
         self.open_alerts = dict(state["open_alerts"])
         self.cleared = {r: (float(v[0]), float(v[1])) for r, v in state["cleared"].items()}
         self.last_ts = float(state["last_ts"]) if state.get("last_ts") is not None else float("-inf")
+        self.abuse_saved = state.get("abuse")

@@ -243,6 +243,28 @@ def _check_monitor(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, 
         _check_patterns(getattr(mon, key), file, lines, ("monitor", key))
 
 
+def _check_abuse(doc: PolicyDocument, file: str, lines: dict[tuple[str | int, ...], int]) -> None:
+    """The abuse section needs the monitor (its alerts and state live there), names authorities
+    that exist, and its patterns are RE2."""
+    abuse = doc.abuse
+    if abuse is None:
+        return
+    if doc.monitor is None:
+        raise PolicyError(file, _nearest_line(lines, ("abuse",)), "abuse", "the abuse detectors need a monitor section")
+    dist, intr = abuse.distillation, abuse.intrusion
+    _check_patterns(dist.elicitation_patterns, file, lines, ("abuse", "distillation", "elicitation_patterns"))
+    for name, patterns in dist.capability_patterns.items():
+        _check_patterns(patterns, file, lines, ("abuse", "distillation", "capability_patterns", name))
+    for phase, patterns in intr.phase_patterns.items():
+        _check_patterns(patterns, file, lines, ("abuse", "intrusion", "phase_patterns", phase))
+    _check_patterns(intr.claim_patterns, file, lines, ("abuse", "intrusion", "claim_patterns"))
+    _check_patterns(intr.defensive_patterns, file, lines, ("abuse", "intrusion", "defensive_patterns"))
+    for i, name in enumerate(intr.cyber_authorities):
+        if name not in doc.authorities:
+            loc = ("abuse", "intrusion", "cyber_authorities", i)
+            raise PolicyError(file, _nearest_line(lines, loc), _field(loc), f"unknown authority {name!r}")
+
+
 def parse_policy(text: str, file: str) -> Policy:
     """Validate policy text; `file` names it in errors."""
     try:
@@ -262,6 +284,7 @@ def parse_policy(text: str, file: str) -> Policy:
         raise PolicyError(file, _nearest_line(lines, loc), _field(loc), err["msg"]) from None
     _check_references(doc, file, lines)
     _check_monitor(doc, file, lines)
+    _check_abuse(doc, file, lines)
     signals, matcher = _compile(doc, file, lines)
     return Policy(document=doc, signals=signals, signal_set=matcher, version=version_of(data), source=file)
 

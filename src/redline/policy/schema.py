@@ -220,6 +220,67 @@ class MonitorConfig(_Strict):
         return v
 
 
+# --- account-level abuse (distillation networks, AI-orchestrated intrusions) -----------------------
+
+AbuseAction = Literal["review", "block", "suspend"]
+
+
+class DistillationConfig(_Strict):
+    """Networks of accounts extracting the model's capabilities: which requests elicit reasoning
+    traces or rubrics, which capabilities count as narrow extraction targets, and when a linked
+    group of accounts is a network."""
+
+    enabled: bool = True
+    action: AbuseAction = "review"
+    window_seconds: int = Field(default=7 * 86400, ge=3600)  # an idle account's counts start over after this
+    min_requests: int = Field(default=12, ge=2)  # an account is judged once it has sent this many
+    min_elicitation: float = Field(default=0.3, gt=0.0, le=1.0)  # share of its requests eliciting reasoning traces or rubrics
+    min_capability_share: float = Field(default=0.6, gt=0.0, le=1.0)  # share on one narrow capability
+    min_template_share: float = Field(default=0.4, gt=0.0, le=1.0)  # share repeating a template other accounts use
+    template_accounts: int = Field(default=3, ge=2)  # a template is shared once this many accounts sent it
+    machine_rate_per_hour: float = Field(default=30.0, gt=0.0)  # requests per active hour beyond human use
+    round_the_clock_hours: int = Field(default=14, ge=1, le=24)  # distinct hours of the day an account is active
+    min_points: int = Field(
+        default=1, ge=0, le=2
+    )  # of: capability concentration, shared template (elicitation and volume/timing are required)
+    min_accounts: int = Field(default=5, ge=2)  # suspicious accounts linked (template, network, payment) in one cluster
+    min_accounts_unlinked: int = Field(default=10, ge=2)  # suspicious accounts in a tenant with no link between them
+    tracked_accounts: int = Field(default=50_000, ge=100)
+    tracked_templates: int = Field(default=50_000, ge=100)
+    elicitation_patterns: list[str] = Field(min_length=1)
+    capability_patterns: dict[str, list[str]] = Field(min_length=1)  # capability -> patterns
+
+
+class IntrusionConfig(_Strict):
+    """Agent-driven intrusions: the kill-chain phases read from requests and tool calls, the
+    external targets they touch against the tenant's declared cyber scope, and when that is a campaign."""
+
+    enabled: bool = True
+    action: AbuseAction = "review"
+    window_seconds: int = Field(default=86400, ge=600)
+    attribution_seconds: int = Field(default=3600, ge=60)  # a step with no target continues the account's last out-of-scope one
+    min_phases: int = Field(default=3, ge=2, le=6)  # distinct phases against out-of-scope targets
+    fanout_orgs: int = Field(default=3, ge=2)  # out-of-scope organizations that alert with fewer phases
+    fanout_phases: int = Field(default=2, ge=2, le=6)
+    machine_requests_per_minute: int = Field(default=12, ge=2)  # beyond human pace
+    tracked_accounts: int = Field(default=20_000, ge=100)
+    phase_patterns: dict[
+        Literal["recon", "exploitation", "credential_access", "lateral_movement", "exfiltration", "persistence"], list[str]
+    ] = Field(min_length=2)
+    claim_patterns: list[str] = Field(min_length=1)  # "we are an authorized penetration-testing firm"
+    defensive_patterns: list[str] = Field(default_factory=list)  # reporting attacks seen against one's own systems
+    ignore_domains: list[str] = Field(default_factory=list)  # references, not targets (docs, package indexes, example domains)
+    cyber_authorities: list[str] = Field(default_factory=list)  # authorities under which a declared scope is honored
+
+
+class AbuseConfig(_Strict):
+    """Account-level detectors on the monitor's per-tenant state; their alerts use the monitor's alert path."""
+
+    enabled: bool = True
+    distillation: DistillationConfig
+    intrusion: IntrusionConfig
+
+
 class PolicyDocument(_Strict):
     policy_format: Literal[1]
     name: str
@@ -238,6 +299,7 @@ class PolicyDocument(_Strict):
     screening: Screening = Screening()
 
     monitor: MonitorConfig | None = None
+    abuse: AbuseConfig | None = None
 
     @field_validator("red_lines", "thresholds")
     @classmethod
