@@ -197,3 +197,34 @@ def test_a_tenant_held_for_review_works_only_after_a_reviewer_activates_it(tmp_p
     assert _keys_work(db, key)
     again = runner.invoke(cli, ["tenants", "activate", "Dahua Bank", "--db", db])
     assert again.exit_code == 2 and "only a tenant held for review" in again.stderr
+
+
+def test_a_tenants_cyber_scope_is_validated_and_kept_in_its_profile(tmp_path: Path) -> None:
+    """`--cyber-scope` is what the gateway hands the intrusion detector; a malformed entry is refused."""
+    db = f"sqlite:///{tmp_path / 'scope.db'}"
+    runner = CliRunner()
+    added = runner.invoke(
+        cli,
+        [
+            "tenants",
+            "add",
+            "Red Team Cell",
+            "--db",
+            db,
+            "--unscreened",
+            "--authority",
+            "cyber_operations",
+            "--cyber-scope",
+            "10.20.0.0/16",
+            "--cyber-scope",
+            "*.range.example",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    with TenantStore.open(db) as store:
+        tenant = store.get("Red Team Cell")
+    assert tenant is not None and tenant.profile["cyber_scope"] == ["10.20.0.0/16", "*.range.example"]
+    bad = runner.invoke(cli, ["tenants", "add", "Blue Cell", "--db", db, "--unscreened", "--cyber-scope", "10.0.0.0/99"])
+    assert bad.exit_code == 2 and "--cyber-scope" in bad.stderr
+    with TenantStore.open(db) as store:
+        assert store.get("Blue Cell") is None

@@ -8,6 +8,7 @@ from typing import Any
 import click
 import orjson
 
+from redline.abuse import CyberScope, ScopeError
 from redline.cli.common import EXIT_POLICY, dumps, fail, policy_option
 from redline.cli.ledger import db_option
 from redline.policy import PolicyError, load_policy
@@ -52,14 +53,35 @@ def _owners(value: str | None) -> Any:
 @db_option
 @click.option("--authority", "authorities", multiple=True, help="An authority from the policy's list; repeatable.")
 @click.option("--owners", default=None, help='Declared owners as JSON: [{"name": ..., "percent": ..., "country"?: ..., "owners"?: [...]}].')
+@click.option(
+    "--cyber-scope",
+    "cyber_scope",
+    multiple=True,
+    help="An authorized cyber target range (CIDR) or domain pattern (*.example.com); repeatable. Activity "
+    "against targets outside the scope is what the intrusion detector alerts on.",
+)
 @click.option("--unscreened", is_flag=True, help="Create the tenant even though no restricted-entity list is loaded (marked unscreened).")
 @policy_option
-def add(name: str, db: str, authorities: tuple[str, ...], owners: str | None, unscreened: bool, policy_path: str | None) -> None:
+def add(
+    name: str,
+    db: str,
+    authorities: tuple[str, ...],
+    owners: str | None,
+    cyber_scope: tuple[str, ...],
+    unscreened: bool,
+    policy_path: str | None,
+) -> None:
     """Screen tenant NAME (and its declared owners) against the restricted-entity lists imported into
     the same database, then create it. A cleared tenant gets an API key, printed once (only its hash
     is stored); a refused one is recorded without a working key (exit 3); one sent to review gets a
     key that works only after `redline tenants activate NAME` (exit 4)."""
-    profile = {"owners": _owners(owners)} if owners is not None else {}
+    profile: dict[str, Any] = {"owners": _owners(owners)} if owners is not None else {}
+    if cyber_scope:
+        try:
+            CyberScope(list(cyber_scope))
+        except ScopeError as e:
+            fail(f"--cyber-scope: {e}", EXIT_USAGE)
+        profile["cyber_scope"] = list(cyber_scope)
     with open_store(db, policy_path) as store:
         try:
             screener = tenant_screener(db, load_policy(policy_path))
