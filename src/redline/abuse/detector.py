@@ -90,6 +90,8 @@ class AbuseDetector:
         self._cyber_authorities = frozenset(cfg.intrusion.cyber_authorities)
         self._scopes: dict[tuple[str, ...], CyberScope] = {}
         self._cited: dict[str, dict[str, Any]] = {}
+        self._distillation = cfg.distillation.enabled
+        self._intrusion = cfg.intrusion.enabled
         self._targets: dict[str, tuple[Target, ...]] = {}
 
     # -- reading (outside the lock) ----------------------------------------------------------------
@@ -132,7 +134,7 @@ class AbuseDetector:
     ) -> tuple[list[Alert], Decision]:
         alerts: list[Alert] = []
         account = meta.account
-        if self.cfg.distillation.enabled:
+        if self._distillation:
             network = state.distillation.observe(account, ts, reading.elicit, reading.capabilities, reading.text, meta)
             if reading.elicit:
                 self._count(state, "distillation", ts, request_id)
@@ -141,7 +143,7 @@ class AbuseDetector:
                 if alert is not None:
                     alerts.append(alert)
         oos: list[Target] = []
-        if self.cfg.intrusion.enabled and (reading.phases or reading.claim or state.intrusion.active(account, ts)):
+        if self._intrusion and (reading.phases or reading.claim or state.intrusion.active(account, ts)):
             if reading.raw is not None:
                 raw = reading.raw
             else:

@@ -5,8 +5,7 @@ needs them: `neardup.template_keys`). Pure: no tenant state, runs outside the lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import re2
 
@@ -15,8 +14,10 @@ from redline.policy.schema import AbuseConfig
 from redline.text import Conversation, normalize
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
+    """Immutable; a tuple, built several times faster than a frozen dataclass (one per request that
+    fires an abuse pattern)."""
+
     elicit: bool
     capabilities: frozenset[str]
     phases: frozenset[str]
