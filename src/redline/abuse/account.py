@@ -76,10 +76,10 @@ _SEEN: dict[tuple[Any, Any, Any], AccountMeta] = {}  # the same sender sends man
 
 
 def _text(value: Any) -> str | None:
+    if type(value) is str and 0 < len(value) <= _MAX_FIELD and not value[0].isspace() and not value[-1].isspace():
+        return value  # the common case first
     if value is None or isinstance(value, bool):
         return None
-    if type(value) is str and 0 < len(value) <= _MAX_FIELD and not value[0].isspace() and not value[-1].isspace():
-        return value
     text = str(value).strip()[:_MAX_FIELD]
     return text or None
 

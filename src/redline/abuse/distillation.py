@@ -46,17 +46,23 @@ class AccountStats:
     links: list[str] = field(default_factory=list)  # the infrastructure keys last linked
 
     def add(self, ts: float, elicit: bool, caps: frozenset[str], shared_template: bool) -> None:
-        gap = ts - self.last
-        if self.n and 0.0 < gap <= _SESSION_GAP:
+        last = self.last
+        gap = ts - last
+        if 0.0 < gap <= _SESSION_GAP and self.n:
             self.gaps += 1
             self.gap_sum += gap
             self.gap_sq += gap * gap
-        self.last = max(self.last, ts)
+        if gap > 0.0:
+            self.last = ts
         self.n += 1
-        self.elicit += elicit
-        self.template += shared_template
-        for c in caps:
-            self.caps[c] = self.caps.get(c, 0) + 1
+        if elicit:
+            self.elicit += 1
+        if shared_template:
+            self.template += 1
+        if caps:
+            counts = self.caps
+            for c in caps:
+                counts[c] = counts.get(c, 0) + 1
         hour = int(ts // 3600)
         if hour != self.last_hour:
             self.last_hour = hour
@@ -137,16 +143,17 @@ class DistillationState:
         """Count one request (`text`: its normalized prompt, for template keys); a `Network` when
         this request completes one (the caller alerts once)."""
         cfg = self.cfg
-        stats = self.accounts.get(account)
+        accounts = self.accounts
+        stats = accounts.get(account)
         if stats is None or ts - stats.last > cfg.window_seconds:
             was = stats is not None and stats.suspicious
             stats = AccountStats(ts, ts)
             if was:  # a fresh start: the account must show the pattern again
                 self.suspicious = [a for a in self.suspicious if a != account]
-            self.accounts[account] = stats
-        self.accounts.move_to_end(account)
-        while len(self.accounts) > cfg.tracked_accounts:
-            self.accounts.popitem(last=False)
+            accounts[account] = stats
+        accounts.move_to_end(account)
+        while len(accounts) > cfg.tracked_accounts:
+            accounts.popitem(last=False)
         if not elicit or stats.suspicious or stats.n >= _INDEXED_REQUESTS * cfg.min_requests:
             # counted, but neither indexed nor linked: only eliciting accounts can turn suspicious, a
             # suspicious one is linked already (its template keys stay in the index for newcomers),

@@ -118,10 +118,16 @@ class CounterWindow:
         self.width = self.seconds / buckets
         self.buckets: dict[int, dict[str, float]] = {}
         self.totals: dict[str, float] = {}
+        self._low: int | None = None  # the oldest live bucket: `expire` has nothing to do until it falls out
 
     def add(self, ts: float, amounts: dict[str, float]) -> None:
         self.expire(ts)
-        bucket = self.buckets.setdefault(int(ts // self.width), {"_first": ts})
+        b = int(ts // self.width)
+        bucket = self.buckets.get(b)
+        if bucket is None:
+            bucket = self.buckets[b] = {"_first": ts}
+            if self._low is None or b < self._low:
+                self._low = b
         bucket["_last"] = ts
         for name, n in amounts.items():
             bucket[name] = bucket.get(name, 0.0) + n
@@ -129,12 +135,15 @@ class CounterWindow:
 
     def expire(self, now: float) -> None:
         oldest = int((now - self.seconds) // self.width)
+        if self._low is None or self._low >= oldest:  # no bucket older than the window
+            return
         for b in [b for b in self.buckets if b < oldest]:
             for name, n in self.buckets.pop(b).items():
                 if not name.startswith("_"):
                     self.totals[name] = self.totals.get(name, 0.0) - n
                     if self.totals[name] <= 1e-9:
                         del self.totals[name]
+        self._low = min(self.buckets) if self.buckets else None
 
     def total(self, name: str) -> float:
         return self.totals.get(name, 0.0)
@@ -149,6 +158,7 @@ class CounterWindow:
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.buckets = {int(b): {k: float(x) for k, x in v.items()} for b, v in state["buckets"]}
+        self._low = min(self.buckets) if self.buckets else None
         self.totals = {}
         for values in self.buckets.values():
             for name, n in values.items():
