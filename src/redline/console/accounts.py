@@ -18,8 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from redline.store import DatabaseURL, StoreError
-from redline.store.sql import ConflictError, Database
+from redline.store.sql import ConflictError, TableStore
 
 Role = Literal["reviewer", "approver", "auditor", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -104,23 +103,9 @@ def _user(row: tuple[object, ...]) -> User:
     return User(str(name), role, tenant, operator, None if disabled is None else float(disabled), float(created))  # type: ignore[arg-type]
 
 
-class UserStore:
-    def __init__(self, db: str | DatabaseURL) -> None:
-        self.db = Database(db, "console accounts")
-        try:
-            self.db.create(_SCHEMA)
-        except StoreError:
-            self.db.close()
-            raise
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> UserStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+class UserStore(TableStore):
+    WHAT = "console accounts"
+    SCHEMA = _SCHEMA
 
     def add(self, name: str, role: str, password: str, tenant: str | None = None, operator: str | None = None) -> User:
         if not NAME.match(name):

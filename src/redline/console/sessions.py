@@ -15,8 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from redline.store import DatabaseURL, StoreError
-from redline.store.sql import Database
+from redline.store.sql import TableStore
 
 MAX_AGE_S = 12 * 3600
 IDLE_S = 30 * 60
@@ -48,17 +47,9 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class SessionStore:
-    def __init__(self, db: str | DatabaseURL) -> None:
-        self.db = Database(db, "console sessions")
-        try:
-            self.db.create(_SCHEMA)
-        except StoreError:
-            self.db.close()
-            raise
-
-    def close(self) -> None:
-        self.db.close()
+class SessionStore(TableStore):
+    WHAT = "console sessions"
+    SCHEMA = _SCHEMA
 
     def start(self, username: str, now: float | None = None) -> tuple[str, Session]:
         """A new session: (the token for the cookie, the session)."""

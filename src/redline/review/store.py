@@ -20,8 +20,7 @@ from typing import Any, Literal
 
 import orjson
 
-from redline.store import DatabaseURL, StoreError
-from redline.store.sql import ConflictError, Database
+from redline.store.sql import ConflictError, TableStore
 
 HoldStatus = Literal["pending", "released", "upheld"]
 
@@ -115,25 +114,11 @@ def _challenge(row: Sequence[Any]) -> PendingChallenge:
     )
 
 
-class ReviewStore:
+class ReviewStore(TableStore):
     """The review queue of one database. Safe to share between threads."""
 
-    def __init__(self, db: str | DatabaseURL) -> None:
-        self.db = Database(db, "review queue")
-        try:
-            self.db.create(_SCHEMA)
-        except StoreError:
-            self.db.close()
-            raise
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> ReviewStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    WHAT = "review queue"
+    SCHEMA = _SCHEMA
 
     # -- held requests ---------------------------------------------------------------------------
 

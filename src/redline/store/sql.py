@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from redline.store.connect import connect_postgres, connect_sqlite, transaction
 from redline.store.url import DatabaseURL, StoreError, parse_db_url
@@ -72,6 +72,31 @@ class Database:
 
     def _guard(self) -> _Guard:
         return _Guard(self)
+
+
+class TableStore:
+    """A capability's own tables in one `Database`: created when the store opens (the connection
+    closed again if that fails), closed with the store. Subclasses name `WHAT` and `SCHEMA`."""
+
+    WHAT: ClassVar[str]
+    SCHEMA: ClassVar[Sequence[str]]
+
+    def __init__(self, db: str | DatabaseURL) -> None:
+        self.db = Database(db, self.WHAT)
+        try:
+            self.db.create(self.SCHEMA)
+        except StoreError:
+            self.db.close()
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class _Guard:
