@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from console_helpers import PASSWORD
-from gateway_helpers import ServedGateway
+from gateway_helpers import ServedGateway, lookup
 from gateway_stubs import DEFAULT_REPLY, RELEASE_ARGS, StubUpstream
 from redline.cli import cli
 from redline.console import UserStore
@@ -60,19 +60,9 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def lookup(i: int) -> list[Any]:
-    return [{"role": "user", "content": f"Who owns the number (312) 4{i % 100:02d}-{1000 + i * 37:04d}?"}]
-
-
 @pytest.fixture(scope="module")
-def stub() -> Iterator[StubUpstream]:
-    s = StubUpstream("openai").start()
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, stub: StubUpstream) -> Iterator[ServedGateway]:
+def gw(tmp_path_factory: pytest.TempPathFactory, stubs: dict[str, StubUpstream]) -> Iterator[ServedGateway]:
+    stub = stubs["openai"]
     work = tmp_path_factory.mktemp("console-gw")
     db = f"sqlite:///{work / 'redline.db'}"
     with UserStore(db) as users:

@@ -15,26 +15,16 @@ from typing import Any
 import openai
 import pytest
 
-from gateway_helpers import ServedGateway
+from gateway_helpers import ServedGateway, lookup
 from gateway_stubs import DEFAULT_REPLY, StubUpstream
 from redline.ledger import Ledger, load_or_create_signing_key
 
 RULE = "monitor.mosaic.distinct_subjects"  # default policy: 40 domestic subjects a day -> review
 
 
-def lookup(i: int) -> list[Any]:
-    return [{"role": "user", "content": f"Who owns the number (312) 4{i % 100:02d}-{1000 + i * 37:04d}?"}]
-
-
 @pytest.fixture(scope="module")
-def stub() -> Iterator[StubUpstream]:
-    s = StubUpstream("openai").start()
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, stub: StubUpstream) -> Iterator[ServedGateway]:
+def gw(tmp_path_factory: pytest.TempPathFactory, stubs: dict[str, StubUpstream]) -> Iterator[ServedGateway]:
+    stub = stubs["openai"]
     # reviews are held, so the monitor's escalation (to review) refuses the request
     config = {"upstreams": [{"name": "oa", "url": stub.url}], "on_review": "hold"}
     g = ServedGateway(tmp_path_factory.mktemp("monitor-gw"), config, tenant="lookup-cell", others=["other-cell"])
