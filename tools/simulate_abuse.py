@@ -24,8 +24,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
+
+from simulate_traffic import score_command, write_traffic
 
 START = 1_790_000_000.0
 DAY = 86_400.0
@@ -611,28 +612,14 @@ def score(truth: dict[str, Any], replay_lines: list[dict[str, Any]], order: list
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["score"]:
-        ap = argparse.ArgumentParser(prog="simulate_abuse.py score")
-        ap.add_argument("--truth", required=True)
-        ap.add_argument("--replay", required=True)
-        ap.add_argument("--traffic", required=True, help="the traffic file (for request order)")
-        args = ap.parse_args(argv[1:])
-        truth = json.loads(Path(args.truth).read_text())
-        replay_lines = [json.loads(x) for x in Path(args.replay).read_text().splitlines() if x.strip()]
-        order = [json.loads(x)["id"] for x in Path(args.traffic).read_text().splitlines() if x.strip()]
-        print(json.dumps(score(truth, replay_lines, order), indent=2))
-        return 0
+        return score_command("simulate_abuse.py", argv[1:], score)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--style", choices=sorted(STYLES), default="dev")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     lines, truth, tenants = generate(args.seed, args.style)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w") as fh:
-        for line in lines:
-            fh.write(json.dumps(line, separators=(",", ":")) + "\n")
-    out.with_suffix(".truth.json").write_text(json.dumps(truth, separators=(",", ":")))
+    out = write_traffic(args.out, lines, truth)
     out.with_suffix(".tenants.json").write_text(json.dumps({"tenants": tenants}, indent=1))
     print(f"{len(lines)} requests, {len(truth['actors'])} actors -> {out}", file=sys.stderr)
     return 0

@@ -21,6 +21,7 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -791,31 +792,42 @@ def score(truth: dict[str, Any], replay_lines: list[dict[str, Any]], order: list
     return report
 
 
+def score_command(prog: str, argv: list[str], scorer: Callable[[dict[str, Any], list[dict[str, Any]], list[str]], dict[str, Any]]) -> int:
+    """`PROG score --truth --replay --traffic`: print the scorer's report (shared by the simulators)."""
+    ap = argparse.ArgumentParser(prog=f"{prog} score")
+    ap.add_argument("--truth", required=True)
+    ap.add_argument("--replay", required=True)
+    ap.add_argument("--traffic", required=True, help="the traffic file (for request order)")
+    args = ap.parse_args(argv)
+    truth = json.loads(Path(args.truth).read_text())
+    replay_lines = [json.loads(x) for x in Path(args.replay).read_text().splitlines() if x.strip()]
+    order = [json.loads(x)["id"] for x in Path(args.traffic).read_text().splitlines() if x.strip()]
+    print(json.dumps(scorer(truth, replay_lines, order), indent=2))
+    return 0
+
+
+def write_traffic(path: str, lines: list[dict[str, Any]], truth: dict[str, Any]) -> Path:
+    """Traffic as JSON lines at `path`, its ground truth beside it (`.truth.json`)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w") as fh:
+        for line in lines:
+            fh.write(json.dumps(line, separators=(",", ":")) + "\n")
+    out.with_suffix(".truth.json").write_text(json.dumps(truth, separators=(",", ":")))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["score"]:
-        ap = argparse.ArgumentParser(prog="simulate_traffic.py score")
-        ap.add_argument("--truth", required=True)
-        ap.add_argument("--replay", required=True)
-        ap.add_argument("--traffic", required=True, help="the traffic file (for request order)")
-        args = ap.parse_args(argv[1:])
-        truth = json.loads(Path(args.truth).read_text())
-        replay_lines = [json.loads(x) for x in Path(args.replay).read_text().splitlines() if x.strip()]
-        order = [json.loads(x)["id"] for x in Path(args.traffic).read_text().splitlines() if x.strip()]
-        print(json.dumps(score(truth, replay_lines, order), indent=2))
-        return 0
+        return score_command("simulate_traffic.py", argv[1:], score)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--style", choices=["dev", "heldout", "heldout2"], default="dev")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     lines, truth = generate(args.seed, args.style)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w") as fh:
-        for line in lines:
-            fh.write(json.dumps(line, separators=(",", ":")) + "\n")
-    out.with_suffix(".truth.json").write_text(json.dumps(truth, separators=(",", ":")))
+    out = write_traffic(args.out, lines, truth)
     print(f"{len(lines)} requests, {len(truth['tenants'])} tenants -> {out}", file=sys.stderr)
     return 0
 
