@@ -4,7 +4,9 @@ The input is sparse (a text touches a few hundred of ~70k columns), so each step
 first-layer rows its batch touches ("lazy" Adam: moments of untouched rows wait until their row
 is seen again). A step then costs the batch's non-zeros instead of the vocabulary size, which is
 what keeps `redline train` well inside its time budget on a loaded 2-core machine. Deterministic:
-one seeded generator for initialization and shuffling, and float64 arithmetic in a fixed order.
+one seeded generator for initialization and shuffling, and float32 arithmetic in a fixed order
+(the model is stored as float16, so float64 bought nothing but twice the memory traffic of the
+row gathers and scatters that dominate a step).
 """
 
 from __future__ import annotations
@@ -42,25 +44,51 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return p
 
 
+def _adam(param: np.ndarray, m: np.ndarray, v: np.ndarray, grad: np.ndarray, lr_t: float) -> None:
+    """One Adam update, in place (`grad` is consumed)."""
+    m *= _BETA1
+    m += (1 - _BETA1) * grad
+    grad *= grad
+    grad *= 1 - _BETA2
+    v *= _BETA2
+    v += grad
+    step = np.sqrt(v)
+    step += _EPS
+    np.divide(m, step, out=step)
+    step *= lr_t
+    param -= step
+
+
 class _Adam:
-    """Adam state for one parameter array; `update` may address a subset of rows."""
+    """A parameter array updated whole, with its Adam moments."""
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.m = np.zeros(shape)
-        self.v = np.zeros(shape)
+    def __init__(self, param: np.ndarray) -> None:
+        self.param = param
+        self.m = np.zeros_like(param)
+        self.v = np.zeros_like(param)
 
-    def step(self, param: np.ndarray, grad: np.ndarray, lr_t: float, rows: np.ndarray | None = None) -> None:
-        if rows is None:
-            self.m *= _BETA1
-            self.m += (1 - _BETA1) * grad
-            self.v *= _BETA2
-            self.v += (1 - _BETA2) * grad * grad
-            param -= lr_t * self.m / (np.sqrt(self.v) + _EPS)
-            return
-        m = _BETA1 * self.m[rows] + (1 - _BETA1) * grad
-        v = _BETA2 * self.v[rows] + (1 - _BETA2) * grad * grad
-        self.m[rows], self.v[rows] = m, v
-        param[rows] -= lr_t * m / (np.sqrt(v) + _EPS)
+    def step(self, grad: np.ndarray, lr_t: float) -> None:
+        _adam(self.param, self.m, self.v, grad, lr_t)
+
+
+class _LazyRows:
+    """The first layer and its Adam moments, updated on the rows a batch touches (moments of
+    untouched rows wait until their row is seen again). Gathers with `take` and in-place arithmetic:
+    these gathers and scatters are most of a training step. (One interleaved array, gathered once,
+    was measured slower: the update then runs on strided views.)"""
+
+    def __init__(self, w1: np.ndarray) -> None:
+        self.w1 = w1
+        self.m = np.zeros_like(w1)
+        self.v = np.zeros_like(w1)
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        return np.take(self.w1, rows, axis=0)
+
+    def step(self, rows: np.ndarray, w1r: np.ndarray, grad: np.ndarray, lr_t: float) -> None:
+        m, v = np.take(self.m, rows, axis=0), np.take(self.v, rows, axis=0)
+        _adam(w1r, m, v, grad, lr_t)
+        self.w1[rows], self.m[rows], self.v[rows] = w1r, m, v
 
 
 def fit(x: sparse.csr_matrix, y: np.ndarray, sample_weight: np.ndarray, n_classes: int, settings: Settings = Settings()) -> Weights:
@@ -71,14 +99,16 @@ def fit(x: sparse.csr_matrix, y: np.ndarray, sample_weight: np.ndarray, n_classe
     # Glorot-uniform initialization, as for any ReLU network of this shape.
     lim1, lim2 = np.sqrt(6 / (d + h)), np.sqrt(12 / (h + n_classes))
     wts = Weights(
-        w1=rng.uniform(-lim1, lim1, (d, h)),
-        b1=rng.uniform(-lim1, lim1, h),
-        w2=rng.uniform(-lim2, lim2, (h, n_classes)),
-        b2=rng.uniform(-lim2, lim2, n_classes),
+        w1=rng.uniform(-lim1, lim1, (d, h)).astype(np.float32),
+        b1=rng.uniform(-lim1, lim1, h).astype(np.float32),
+        w2=rng.uniform(-lim2, lim2, (h, n_classes)).astype(np.float32),
+        b2=rng.uniform(-lim2, lim2, n_classes).astype(np.float32),
     )
-    opt = {name: _Adam(getattr(wts, name).shape) for name in ("w1", "b1", "w2", "b2")}
-    onehot = np.eye(n_classes)[y]
-    x = x.tocsr()
+    first = _LazyRows(wts.w1)
+    w2, b1, b2 = _Adam(wts.w2), _Adam(wts.b1), _Adam(wts.b2)
+    onehot = np.eye(n_classes, dtype=np.float32)[y]
+    sample_weight = sample_weight.astype(np.float32)
+    x = x.tocsr().astype(np.float32)
     step = 0
     for _ in range(settings.epochs):
         order = rng.permutation(n)
@@ -90,16 +120,17 @@ def fit(x: sparse.csr_matrix, y: np.ndarray, sample_weight: np.ndarray, n_classe
             # read and write only those rows of w1.
             rows, local = np.unique(xb.indices, return_inverse=True)
             xc = sparse.csr_matrix((xb.data, local, xb.indptr), shape=(nb, len(rows)))
-            w1r = wts.w1[rows]
-            a1 = xc @ w1r + wts.b1
+            w1r = first.gather(rows)
+            a1 = xc @ w1r + b1.param
             hid = np.maximum(a1, 0.0)
-            dz = (_softmax(hid @ wts.w2 + wts.b2) - onehot[idx]) * (sample_weight[idx] / nb)[:, None]
-            dh = dz @ wts.w2.T
+            dz = (_softmax(hid @ w2.param + b2.param) - onehot[idx]) * (sample_weight[idx] / nb)[:, None]
+            dh = dz @ w2.param.T
             dh[a1 <= 0] = 0.0
             step += 1
-            lr_t = settings.learning_rate * np.sqrt(1 - _BETA2**step) / (1 - _BETA1**step)
-            opt["w2"].step(wts.w2, hid.T @ dz + settings.alpha * wts.w2 / nb, lr_t)
-            opt["b2"].step(wts.b2, dz.sum(axis=0), lr_t)
-            opt["b1"].step(wts.b1, dh.sum(axis=0), lr_t)
-            opt["w1"].step(wts.w1, xc.T @ dh + settings.alpha * w1r / nb, lr_t, rows)
+            lr_t = float(settings.learning_rate * np.sqrt(1 - _BETA2**step) / (1 - _BETA1**step))
+            grad_w1 = xc.T @ dh + settings.alpha * w1r / nb
+            w2.step(hid.T @ dz + settings.alpha * w2.param / nb, lr_t)
+            b2.step(dz.sum(axis=0), lr_t)
+            b1.step(dh.sum(axis=0), lr_t)
+            first.step(rows, w1r, grad_w1, lr_t)
     return wts

@@ -1,4 +1,4 @@
-"""Fit the built-in model from a labeled corpus (deterministic; about 1.5 minutes on 2 cores).
+"""Fit the built-in model from a labeled corpus (deterministic; about a minute on 2 cores).
 
 Each example is normalized exactly as at inference and featurized by `features`; a network with
 one hidden layer is fitted (`network`, minibatch Adam) over TF-IDF terms plus signal features (softmax over permitted and the
