@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from redline.abuse.account import AccountMeta
 from redline.abuse.linking import Linker
 from redline.abuse.neardup import TemplateIndex, template_keys
+from redline.abuse.reading import Reading
 from redline.policy.schema import DistillationConfig
 
 _SESSION_GAP = 3600.0  # gaps longer than this are pauses, not the pace of a session
@@ -138,32 +140,39 @@ class DistillationState:
         self.templates = TemplateIndex(cfg.template_accounts, cfg.tracked_templates)
         self.linker = Linker(cfg.tracked_accounts)
         self.suspicious: list[str] = []  # every suspicious account of the tenant, in order found
+        self._window = float(cfg.window_seconds)
+        self._tracked = cfg.tracked_accounts
+        self._indexed_until = _INDEXED_REQUESTS * cfg.min_requests
 
-    def observe(self, account: str, ts: float, elicit: bool, caps: frozenset[str], text: str, meta: AccountMeta) -> Network | None:
-        """Count one request (`text`: its normalized prompt, for template keys); a `Network` when
-        this request completes one (the caller alerts once)."""
-        cfg = self.cfg
+    def observe(self, account: str, ts: float, reading: Reading, sender: Mapping[str, Any] | None) -> Network | None:
+        """Count one request (`reading`: what it says; `sender`: its `account` / `client_ip` /
+        `org_ref`, read for link keys only when the account still feeds the index); a `Network`
+        when this request completes one (the caller alerts once)."""
         accounts = self.accounts
         stats = accounts.get(account)
-        if stats is None or ts - stats.last > cfg.window_seconds:
+        if stats is None or ts - stats.last > self._window:
             was = stats is not None and stats.suspicious
             stats = AccountStats(ts, ts)
             if was:  # a fresh start: the account must show the pattern again
                 self.suspicious = [a for a in self.suspicious if a != account]
             accounts[account] = stats
+            if len(accounts) > self._tracked:
+                accounts.move_to_end(account)
+                while len(accounts) > self._tracked:
+                    accounts.popitem(last=False)
         accounts.move_to_end(account)
-        while len(accounts) > cfg.tracked_accounts:
-            accounts.popitem(last=False)
-        if not elicit or stats.suspicious or stats.n >= _INDEXED_REQUESTS * cfg.min_requests:
+        elicit = reading.elicit
+        if not elicit or stats.suspicious or stats.n >= self._indexed_until:
             # counted, but neither indexed nor linked: only eliciting accounts can turn suspicious, a
             # suspicious one is linked already (its template keys stay in the index for newcomers),
             # and an account judged on this many requests without turning suspicious has shown its pattern
-            stats.add(ts, elicit, caps, False)
+            stats.add(ts, elicit, reading.capabilities, False)
             return None if stats.suspicious or not elicit else self._judge(account, stats)
-        keys = template_keys(text)
+        cfg = self.cfg
+        keys = template_keys(reading.prompt())
         shared, partners = self.templates.add(account, keys, ts, cfg.window_seconds) if keys else (False, set())
-        stats.add(ts, elicit, caps, shared)
-        link_keys = meta.link_keys()
+        stats.add(ts, elicit, reading.capabilities, shared)
+        link_keys = AccountMeta.from_item(sender).link_keys() if sender else []
         if link_keys != stats.links:  # the same network and payment reference as last time are linked already
             stats.links = link_keys
             infra = self.linker.linked(link_keys, account)
