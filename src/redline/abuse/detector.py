@@ -123,7 +123,7 @@ class AbuseDetector:
     def scope(self, patterns: Iterable[str], authorities: Iterable[str]) -> CyberScope:
         """The scope honored for a tenant: its declared patterns when it holds a cyber authority,
         else none (every external target is out of scope). ScopeError on a bad pattern."""
-        if not self._cyber_authorities.intersection(authorities):
+        if self._cyber_authorities.isdisjoint(authorities):
             return NO_SCOPE
         key = patterns if isinstance(patterns, tuple) else tuple(patterns)
         scope = self._scopes.get(key)

@@ -47,30 +47,6 @@ class AccountStats:
     suspicious: bool = False
     links: list[str] = field(default_factory=list)  # the infrastructure keys last linked
 
-    def add(self, ts: float, elicit: bool, caps: frozenset[str], shared_template: bool) -> None:
-        last = self.last
-        gap = ts - last
-        if 0.0 < gap <= _SESSION_GAP and self.n:
-            self.gaps += 1
-            self.gap_sum += gap
-            self.gap_sq += gap * gap
-        if gap > 0.0:
-            self.last = ts
-        self.n += 1
-        if elicit:
-            self.elicit += 1
-        if shared_template:
-            self.template += 1
-        if caps:
-            counts = self.caps
-            for c in caps:
-                counts[c] = counts.get(c, 0) + 1
-        hour = int(ts // 3600)
-        if hour != self.last_hour:
-            self.last_hour = hour
-            self.active_hours += 1
-            self.hours |= 1 << (hour % 24)
-
     def rate(self) -> float:
         return self.n / max(1, self.active_hours)
 
@@ -143,6 +119,8 @@ class DistillationState:
         self._window = float(cfg.window_seconds)
         self._tracked = cfg.tracked_accounts
         self._indexed_until = _INDEXED_REQUESTS * cfg.min_requests
+        self._min_requests = cfg.min_requests
+        self._min_elicitation = cfg.min_elicitation
 
     def observe(self, account: str, ts: float, reading: Reading, sender: Mapping[str, Any] | None) -> Network | None:
         """Count one request (`reading`: what it says; `sender`: its `account` / `client_ip` /
@@ -162,24 +140,50 @@ class DistillationState:
                     accounts.popitem(last=False)
         accounts.move_to_end(account)
         elicit = reading.elicit
-        if not elicit or stats.suspicious or stats.n >= self._indexed_until:
-            # counted, but neither indexed nor linked: only eliciting accounts can turn suspicious, a
-            # suspicious one is linked already (its template keys stay in the index for newcomers),
-            # and an account judged on this many requests without turning suspicious has shown its pattern
-            stats.add(ts, elicit, reading.capabilities, False)
-            return None if stats.suspicious or not elicit else self._judge(account, stats)
-        cfg = self.cfg
-        keys = template_keys(reading.prompt())
-        shared, partners = self.templates.add(account, keys, ts, cfg.window_seconds) if keys else (False, set())
-        stats.add(ts, elicit, reading.capabilities, shared)
-        link_keys = AccountMeta.from_item(sender).link_keys() if sender else []
-        if link_keys != stats.links:  # the same network and payment reference as last time are linked already
-            stats.links = link_keys
-            infra = self.linker.linked(link_keys, account)
-            if infra:
-                self.linker.link(account, infra, "infrastructure")
-        if partners:
-            self.linker.link(account, partners, "template")
+        # only eliciting accounts can turn suspicious; a suspicious one is linked already (its
+        # template keys stay in the index for newcomers); an account judged on this many requests
+        # without turning suspicious has shown its pattern: the others' requests are counted only
+        indexed = elicit and not stats.suspicious and stats.n < self._indexed_until
+        shared = False
+        partners: set[str] = set()
+        if indexed:
+            keys = template_keys(reading.prompt())
+            if keys:
+                shared, partners = self.templates.add(account, keys, ts, self.cfg.window_seconds)
+        # the account's counters, inline (every request of every account passes here)
+        gap = ts - stats.last
+        if 0.0 < gap <= _SESSION_GAP and stats.n:
+            stats.gaps += 1
+            stats.gap_sum += gap
+            stats.gap_sq += gap * gap
+        if gap > 0.0:
+            stats.last = ts
+        stats.n += 1
+        if elicit:
+            stats.elicit += 1
+        if shared:
+            stats.template += 1
+        caps = reading.capabilities
+        if caps:
+            counts = stats.caps
+            for c in caps:
+                counts[c] = counts.get(c, 0) + 1
+        hour = int(ts // 3600)
+        if hour != stats.last_hour:
+            stats.last_hour = hour
+            stats.active_hours += 1
+            stats.hours |= 1 << (hour % 24)
+        if indexed:
+            link_keys = AccountMeta.from_item(sender).link_keys() if sender else []
+            if link_keys != stats.links:  # the same network and payment reference as last time are linked already
+                stats.links = link_keys
+                infra = self.linker.linked(link_keys, account)
+                if infra:
+                    self.linker.link(account, infra, "infrastructure")
+            if partners:
+                self.linker.link(account, partners, "template")
+        if not elicit or stats.suspicious or stats.n < self._min_requests or stats.elicit < self._min_elicitation * stats.n:
+            return None  # what `AccountStats.judge` checks first, without the calls
         return self._judge(account, stats)
 
     def _judge(self, account: str, stats: AccountStats) -> Network | None:
