@@ -104,6 +104,20 @@ class AbuseDetector:
         """The lexicon the monitor reads in its own pass (`Profiler(extra=...)`)."""
         return self.reader.patterns
 
+    def inputs(
+        self,
+        request: Any,
+        conversation: Any,
+        fired: frozenset[str],
+        raw: str | None,
+        sender: Mapping[str, Any] | None,
+        patterns: Iterable[str],
+        authorities: Iterable[str],
+    ) -> tuple[Reading, str, CyberScope]:
+        """`read`, `account` and `scope` of one request in one call (the monitor's, outside its
+        lock). ScopeError on a bad scope pattern."""
+        return self.reader.read(request, conversation, fired, raw), self.account(sender), self.scope(patterns, authorities)
+
     def read(self, request: Any, conversation: Any = None, fired: frozenset[str] | None = None, raw: str | None = None) -> Reading:
         return self.reader.read(request, conversation, fired, raw)
 

@@ -120,10 +120,10 @@ class Monitor:
         profile = self.profiler.profile(request, decision, conversation=conversation, authorities=authorities)
         abuse = self.abuse
         if abuse is not None:
-            reading = abuse.read(request, conversation, profile.fired, profile.raw or None)
-            sender = abuse.account(account)
             try:
-                scope = abuse.scope(cyber_scope, authorities)
+                reading, sender, scope = abuse.inputs(
+                    request, conversation, profile.fired, profile.raw or None, account, cyber_scope, authorities
+                )
             except ValueError as e:  # a scope entry that is neither a CIDR range nor a domain pattern
                 raise MonitorError(f"tenant {tenant}: {e}") from None
         degraded: str | None = None
