@@ -2,7 +2,8 @@
 
 Traffic: the first requests of the abuse simulator's dev set (tools/simulate_abuse.py, seed 11:
 distillation networks, intrusion campaigns and their benign twins, with account metadata and
-cyber scopes), then of the monitor simulator's dev set (tools/simulate_traffic.py, seed 7: the
+cyber scopes), then the benign actors of that set alone (traffic with accounts and no abuse, what
+most customers send; reported beside the two others, never instead), then of the monitor simulator's dev set (tools/simulate_traffic.py, seed 7: the
 traffic bench/monitor.py measures the monitor on). Engine decisions are computed first and not timed. Two monitors on the same policy
 and the same requests: the monitor alone (the policy's `abuse` section removed) and the monitor
 with the abuse detectors, each on its own fresh in-memory store, fed in lockstep: every request is
@@ -40,8 +41,16 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     engine = Engine.from_options()
-    lines, _, tenants = generate(11, "dev")
+    lines, truth, tenants = generate(11, "dev")
     measure(engine, "abuse dev mix: distillation networks, intrusions and their benign twins, with accounts", lines[:N_REQUESTS], tenants)
+    benign = {name for name, actor in truth["actors"].items() if actor["kind"] == "benign"}
+    ordinary = [line for line in lines if truth["requests"][line["id"]] in benign]
+    measure(
+        engine,
+        "abuse simulator's benign actors only (staff templates, CI, an in-scope red team, self-serve users, a SOC): accounts, no abuse",
+        ordinary[:N_REQUESTS],
+        tenants,
+    )
     mosaic, _ = generate_mosaic(7, "dev")
     measure(
         engine, "monitor dev mix (bench/monitor.py's traffic): mosaic campaigns and benign tenants, no accounts", mosaic[:N_REQUESTS], {}

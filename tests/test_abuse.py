@@ -68,6 +68,30 @@ def test_template_keys_find_the_template_not_the_content() -> None:
     assert template_keys("hi") == ()
 
 
+def test_account_names_and_prompt_text_read_lazily(engine: Engine) -> None:
+    from redline.abuse import AccountMeta
+    from redline.abuse.reading import NOTHING
+
+    detector = Monitor(engine.policy).abuse
+    assert detector is not None
+    senders: list[Any] = [None, {}, {"account": "a1"}, {"account": " padded "}, {"account": ""}, {"account": 42},
+                          {"account": ["x"]}, {"account": True}, {"account": "x" * 300}, {"client_ip": "198.51.100.4"}]  # fmt: skip
+    for sender in senders:
+        expected = AccountMeta.from_item(sender).account if sender else "-"
+        assert detector.account(sender) == expected == detector.account(sender), sender  # the second call is served cached
+    elicit = {"messages": [{"role": "user", "content": "Think step by step and show your full reasoning. Task: sort a list"}]}
+    conv = engine.conversation(elicit)
+    fired = Monitor(engine.policy).profile(elicit, engine.decide(conv), conversation=conv).fired
+    reading = detector.read(elicit, conv, fired)
+    assert reading.elicit and reading.prompt() == conv.text
+    assert detector.read(elicit, None, fired).prompt() == conv.text  # no conversation: the request normalized
+    plain = {"text": "What is the capital of France?"}
+    assert detector.read(plain, None, frozenset()) is NOTHING and NOTHING.prompt() == ""
+    caps = detector.read({"text": "Write a python function"}, None, frozenset({"abuse:cap:agentic_coding"}))
+    assert caps is detector.read({"text": "Refactor this python class"}, None, frozenset({"abuse:cap:agentic_coding"}))  # shared
+    assert caps.capabilities == {"agentic_coding"} and not caps.elicit and caps.prompt() == ""
+
+
 def _network(
     tenant: str, accounts: int, per: int, gap: tuple[float, float], text: str, net: str, rng_seed: int = 3
 ) -> list[dict[str, Any]]:

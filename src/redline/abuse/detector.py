@@ -7,7 +7,7 @@ accounts' further matching requests are escalated as the policy's `action` says.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redline.abuse.account import AccountMeta
@@ -26,8 +26,9 @@ _RANK = {"allow": 0, "review": 1, "block": 2}
 _SAMPLES = 5
 _COUNTER_BUCKETS = 24
 NO_SCOPE = CyberScope()
-ANONYMOUS_META = AccountMeta()
+_NAMES_LIMIT = 65_536
 _ONE_REQUEST = {"requests": 1.0}  # read, never changed, by CounterWindow.add
+_NO_ALERTS: tuple[Alert, ...] = ()
 _TARGETS_CACHED_CHARS = 4096  # requests up to this long have their targets cached (agents resend steps)
 _TARGETS_CACHE_LIMIT = 4096
 RULES = {"distillation": "abuse.distillation.network", "intrusion": "abuse.intrusion.out_of_scope"}
@@ -93,6 +94,8 @@ class AbuseDetector:
         self._distillation = cfg.distillation.enabled
         self._intrusion = cfg.intrusion.enabled
         self._targets: dict[str, tuple[Target, ...]] = {}
+        self._names: dict[str, str] = {}  # account field as sent -> account name
+        self._attribution = float(cfg.intrusion.attribution_seconds)
 
     # -- reading (outside the lock) ----------------------------------------------------------------
 
@@ -101,16 +104,40 @@ class AbuseDetector:
         """The lexicon the monitor reads in its own pass (`Profiler(extra=...)`)."""
         return self.reader.patterns
 
+    def inputs(
+        self,
+        request: Any,
+        conversation: Any,
+        fired: frozenset[str],
+        raw: str | None,
+        sender: Mapping[str, Any] | None,
+        patterns: Iterable[str],
+        authorities: Iterable[str],
+    ) -> tuple[Reading, str, CyberScope]:
+        """`read`, `account` and `scope` of one request in one call (the monitor's, outside its
+        lock). ScopeError on a bad scope pattern."""
+        return self.reader.read(request, conversation, fired, raw), self.account(sender), self.scope(patterns, authorities)
+
     def read(self, request: Any, conversation: Any = None, fired: frozenset[str] | None = None, raw: str | None = None) -> Reading:
         return self.reader.read(request, conversation, fired, raw)
 
-    def account(self, item: Mapping[str, Any] | None) -> AccountMeta:
-        return AccountMeta.from_item(item) if item else ANONYMOUS_META
+    def account(self, sender: Mapping[str, Any] | None) -> str:
+        """The account that sent a request (`sender`: `{"account", "client_ip", "org_ref"}`, a replay
+        line will do); the rest of the sender is read only when the account's links are needed."""
+        raw = sender.get("account") if sender else None
+        if type(raw) is not str:
+            return AccountMeta.of(raw).account
+        name = self._names.get(raw)
+        if name is None:
+            if len(self._names) >= _NAMES_LIMIT:
+                self._names.clear()
+            name = self._names[raw] = AccountMeta.of(raw).account
+        return name
 
     def scope(self, patterns: Iterable[str], authorities: Iterable[str]) -> CyberScope:
         """The scope honored for a tenant: its declared patterns when it holds a cyber authority,
         else none (every external target is out of scope). ScopeError on a bad pattern."""
-        if not self._cyber_authorities.intersection(authorities):
+        if self._cyber_authorities.isdisjoint(authorities):
             return NO_SCOPE
         key = patterns if isinstance(patterns, tuple) else tuple(patterns)
         scope = self._scopes.get(key)
@@ -128,22 +155,29 @@ class AbuseDetector:
         ts: float,
         request: Any,
         reading: Reading,
-        meta: AccountMeta,
+        account: str,
+        sender: Mapping[str, Any] | None,
         scope: CyberScope,
         decision: Decision,
-    ) -> tuple[list[Alert], Decision]:
-        alerts: list[Alert] = []
-        account = meta.account
+    ) -> tuple[Sequence[Alert], Decision]:
+        """Count one request of `account` (`sender`: what `account` was read from); returns the alerts
+        it raised and the decision to enforce. A request that fires nothing and names no flagged
+        account costs the account's counter updates and a few lookups."""
+        alerts: Sequence[Alert] = _NO_ALERTS
         if self._distillation:
-            network = state.distillation.observe(account, ts, reading.elicit, reading.capabilities, reading.text, meta)
+            network = state.distillation.observe(account, ts, reading, sender)
             if reading.elicit:
                 self._count(state, "distillation", ts, request_id)
             if network is not None:
                 alert = self._network_alert(state, tenant, ts, network)
                 if alert is not None:
-                    alerts.append(alert)
+                    alerts = [alert]
         oos: list[Target] = []
-        if self._intrusion and (reading.phases or reading.claim or state.intrusion.active(account, ts)):
+        if self._intrusion and (
+            reading.phases
+            or reading.claim
+            or ((e := state.intrusion.engagements.get(account)) is not None and ts - e.oos_last <= self._attribution)
+        ):
             if reading.raw is not None:
                 raw = reading.raw
             else:
@@ -158,7 +192,9 @@ class AbuseDetector:
                 self._count(state, "intrusion", ts, request_id)
                 alert = self._intrusion_alert(state, tenant, ts, account, mine, wide, scope)
                 if alert is not None:
-                    alerts.append(alert)
+                    alerts = [*alerts, alert]
+        if not state.flagged:  # no open alert names an account of this tenant
+            return alerts, decision
         return alerts, self._escalate(state, account, reading, bool(oos), decision)
 
     def _targets_of(self, raw: str) -> tuple[Target, ...]:

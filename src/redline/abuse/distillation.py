@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from redline.abuse.account import AccountMeta
 from redline.abuse.linking import Linker
 from redline.abuse.neardup import TemplateIndex, template_keys
+from redline.abuse.reading import Reading
 from redline.policy.schema import DistillationConfig
 
 _SESSION_GAP = 3600.0  # gaps longer than this are pauses, not the pace of a session
@@ -44,30 +46,6 @@ class AccountStats:
     gap_sq: float = 0.0
     suspicious: bool = False
     links: list[str] = field(default_factory=list)  # the infrastructure keys last linked
-
-    def add(self, ts: float, elicit: bool, caps: frozenset[str], shared_template: bool) -> None:
-        last = self.last
-        gap = ts - last
-        if 0.0 < gap <= _SESSION_GAP and self.n:
-            self.gaps += 1
-            self.gap_sum += gap
-            self.gap_sq += gap * gap
-        if gap > 0.0:
-            self.last = ts
-        self.n += 1
-        if elicit:
-            self.elicit += 1
-        if shared_template:
-            self.template += 1
-        if caps:
-            counts = self.caps
-            for c in caps:
-                counts[c] = counts.get(c, 0) + 1
-        hour = int(ts // 3600)
-        if hour != self.last_hour:
-            self.last_hour = hour
-            self.active_hours += 1
-            self.hours |= 1 << (hour % 24)
 
     def rate(self) -> float:
         return self.n / max(1, self.active_hours)
@@ -138,39 +116,74 @@ class DistillationState:
         self.templates = TemplateIndex(cfg.template_accounts, cfg.tracked_templates)
         self.linker = Linker(cfg.tracked_accounts)
         self.suspicious: list[str] = []  # every suspicious account of the tenant, in order found
+        self._window = float(cfg.window_seconds)
+        self._tracked = cfg.tracked_accounts
+        self._indexed_until = _INDEXED_REQUESTS * cfg.min_requests
+        self._min_requests = cfg.min_requests
+        self._min_elicitation = cfg.min_elicitation
 
-    def observe(self, account: str, ts: float, elicit: bool, caps: frozenset[str], text: str, meta: AccountMeta) -> Network | None:
-        """Count one request (`text`: its normalized prompt, for template keys); a `Network` when
-        this request completes one (the caller alerts once)."""
-        cfg = self.cfg
+    def observe(self, account: str, ts: float, reading: Reading, sender: Mapping[str, Any] | None) -> Network | None:
+        """Count one request (`reading`: what it says; `sender`: its `account` / `client_ip` /
+        `org_ref`, read for link keys only when the account still feeds the index); a `Network`
+        when this request completes one (the caller alerts once)."""
         accounts = self.accounts
         stats = accounts.get(account)
-        if stats is None or ts - stats.last > cfg.window_seconds:
+        if stats is None or ts - stats.last > self._window:
             was = stats is not None and stats.suspicious
             stats = AccountStats(ts, ts)
             if was:  # a fresh start: the account must show the pattern again
                 self.suspicious = [a for a in self.suspicious if a != account]
             accounts[account] = stats
+            if len(accounts) > self._tracked:
+                accounts.move_to_end(account)
+                while len(accounts) > self._tracked:
+                    accounts.popitem(last=False)
         accounts.move_to_end(account)
-        while len(accounts) > cfg.tracked_accounts:
-            accounts.popitem(last=False)
-        if not elicit or stats.suspicious or stats.n >= _INDEXED_REQUESTS * cfg.min_requests:
-            # counted, but neither indexed nor linked: only eliciting accounts can turn suspicious, a
-            # suspicious one is linked already (its template keys stay in the index for newcomers),
-            # and an account judged on this many requests without turning suspicious has shown its pattern
-            stats.add(ts, elicit, caps, False)
-            return None if stats.suspicious or not elicit else self._judge(account, stats)
-        keys = template_keys(text)
-        shared, partners = self.templates.add(account, keys, ts, cfg.window_seconds) if keys else (False, set())
-        stats.add(ts, elicit, caps, shared)
-        link_keys = meta.link_keys()
-        if link_keys != stats.links:  # the same network and payment reference as last time are linked already
-            stats.links = link_keys
-            infra = self.linker.linked(link_keys, account)
-            if infra:
-                self.linker.link(account, infra, "infrastructure")
-        if partners:
-            self.linker.link(account, partners, "template")
+        elicit = reading.elicit
+        # only eliciting accounts can turn suspicious; a suspicious one is linked already (its
+        # template keys stay in the index for newcomers); an account judged on this many requests
+        # without turning suspicious has shown its pattern: the others' requests are counted only
+        indexed = elicit and not stats.suspicious and stats.n < self._indexed_until
+        shared = False
+        partners: set[str] = set()
+        if indexed:
+            keys = template_keys(reading.prompt())
+            if keys:
+                shared, partners = self.templates.add(account, keys, ts, self.cfg.window_seconds)
+        # the account's counters, inline (every request of every account passes here)
+        gap = ts - stats.last
+        if 0.0 < gap <= _SESSION_GAP and stats.n:
+            stats.gaps += 1
+            stats.gap_sum += gap
+            stats.gap_sq += gap * gap
+        if gap > 0.0:
+            stats.last = ts
+        stats.n += 1
+        if elicit:
+            stats.elicit += 1
+        if shared:
+            stats.template += 1
+        caps = reading.capabilities
+        if caps:
+            counts = stats.caps
+            for c in caps:
+                counts[c] = counts.get(c, 0) + 1
+        hour = int(ts // 3600)
+        if hour != stats.last_hour:
+            stats.last_hour = hour
+            stats.active_hours += 1
+            stats.hours |= 1 << (hour % 24)
+        if indexed:
+            link_keys = AccountMeta.from_item(sender).link_keys() if sender else []
+            if link_keys != stats.links:  # the same network and payment reference as last time are linked already
+                stats.links = link_keys
+                infra = self.linker.linked(link_keys, account)
+                if infra:
+                    self.linker.link(account, infra, "infrastructure")
+            if partners:
+                self.linker.link(account, partners, "template")
+        if not elicit or stats.suspicious or stats.n < self._min_requests or stats.elicit < self._min_elicitation * stats.n:
+            return None  # what `AccountStats.judge` checks first, without the calls
         return self._judge(account, stats)
 
     def _judge(self, account: str, stats: AccountStats) -> Network | None:

@@ -1,7 +1,7 @@
 """What one request says to the abuse detectors, read in one pass of the policy's multi-pattern
 matcher: reasoning-trace / rubric elicitation, narrow capabilities, kill-chain phases, claims of
-authorization, and the prompt text its template keys are taken from (when the account still
-needs them: `neardup.template_keys`). Pure: no tenant state, runs outside the lock."""
+authorization, and where the prompt text its template keys are taken from is read (when the
+account still needs them: `neardup.template_keys`). Pure: no tenant state, runs outside the lock."""
 
 from __future__ import annotations
 
@@ -16,21 +16,34 @@ from redline.text import Conversation, normalize
 
 class Reading(NamedTuple):
     """Immutable; a tuple, built several times faster than a frozen dataclass (one per request that
-    fires an abuse pattern)."""
+    fires an abuse pattern; requests firing the same names without a phase, a claim or elicitation
+    share one)."""
 
     elicit: bool
     capabilities: frozenset[str]
     phases: frozenset[str]
     claim: bool
-    text: str  # the normalized prompt, for template keys; empty unless the request elicits
     raw: str | None = None  # the request's raw text when the monitor already read it (targets are read from it)
+    request: Any = None  # an eliciting request and its conversation: its prompt text (`prompt()`) is
+    conversation: Conversation | None = None  # read only when the account still feeds the template index
 
     @property
     def distillation_like(self) -> bool:
         return self.elicit or bool(self.capabilities)
 
+    def prompt(self) -> str:
+        """The normalized prompt template keys are taken from; empty unless the request elicits."""
+        if not self.elicit:
+            return ""
+        text = self.conversation.text if self.conversation is not None else ""
+        if not text:
+            from redline.monitor.profile import raw_text
 
-NOTHING = Reading(False, frozenset(), frozenset(), False, "")
+            text = normalize(raw_text(self.request))
+        return text
+
+
+NOTHING = Reading(False, frozenset(), frozenset(), False)
 
 
 def _options() -> re2.Options:
@@ -61,7 +74,7 @@ class Reader:
         self._matcher: SignalMatcher | None = None  # only for reading without the monitor's pass
         self._distillation = cfg.distillation.enabled
         self._intrusion = cfg.intrusion.enabled
-        self._parts: dict[frozenset[str], tuple[bool, frozenset[str], frozenset[str], bool]] = {}
+        self._parts: dict[frozenset[str], Reading] = {}
 
     def fired(self, request: Any, conversation: Conversation | None = None) -> frozenset[str]:
         """The abuse pattern names a request matches (when the monitor's pass did not read them)."""
@@ -89,20 +102,17 @@ class Reader:
             if len(self._parts) >= _PARTS_LIMIT:
                 self._parts.clear()
             parts = self._parts[fired] = self._split(fired)
-        elicit, caps, phases, claim = parts
-        text = ""
-        if elicit:
-            # template keys only for eliciting requests: an account that never elicits never becomes
-            # suspicious, so its other requests need not be indexed or linked
-            text = conversation.text if conversation is not None else ""
-            if not text:
-                from redline.monitor.profile import raw_text
+        if parts.elicit:
+            # template keys only for eliciting requests (their text is read later, if the account
+            # still needs it): an account that never elicits never becomes suspicious
+            _, caps, phases, claim = parts[:4]
+            return Reading(True, caps, phases, claim, raw if phases or claim else None, request, conversation)
+        if parts.phases or parts.claim:
+            return Reading(False, parts.capabilities, parts.phases, parts.claim, raw)
+        return parts  # shared: nothing of this request's own in it
 
-                text = normalize(raw_text(request))
-        return Reading(elicit, caps, phases, claim, text, raw if phases or claim else None)
-
-    def _split(self, fired: frozenset[str]) -> tuple[bool, frozenset[str], frozenset[str], bool]:
-        """(elicit, capabilities, phases, claim) of the abuse names fired (prefixed)."""
+    def _split(self, fired: frozenset[str]) -> Reading:
+        """The reading of the abuse names fired (prefixed), without anything of one request's own."""
         names = frozenset(n[len(PREFIX) :] for n in fired)
         elicit = self._distillation and "elicit" in names
         caps = frozenset(n[4:] for n in names if n.startswith("cap:")) if self._distillation else frozenset()
@@ -110,4 +120,4 @@ class Reader:
         directed = self._intrusion and "defense" not in names
         phases = frozenset(n[6:] for n in names if n.startswith("phase:")) if directed else frozenset()
         claim = directed and "claim" in names
-        return elicit, caps, phases, claim
+        return Reading(elicit, caps, phases, claim)

@@ -120,10 +120,10 @@ class Monitor:
         profile = self.profiler.profile(request, decision, conversation=conversation, authorities=authorities)
         abuse = self.abuse
         if abuse is not None:
-            reading = abuse.read(request, conversation, profile.fired, profile.raw or None)
-            meta = abuse.account(account)
             try:
-                scope = abuse.scope(cyber_scope, authorities)
+                reading, sender, scope = abuse.inputs(
+                    request, conversation, profile.fired, profile.raw or None, account, cyber_scope, authorities
+                )
             except ValueError as e:  # a scope entry that is neither a CIDR range nor a domain pattern
                 raise MonitorError(f"tenant {tenant}: {e}") from None
         degraded: str | None = None
@@ -149,12 +149,24 @@ class Monitor:
             if abuse is not None:
                 # account-level detectors read this process's copy of the tenant's state (with
                 # shared state, each replica's own: they are not in the shared change log)
-                state = self._state(tenant)
-                found, out = abuse.observe(self._abuse_state(state), tenant, str(request_id), float(ts), request, reading, meta, scope, out)
-                for alert in found:
-                    self.store.save_alert(alert)
-                    self._alerts[alert.id] = alert
-                raised = [*raised, *found]
+                state = self._tenants.get(tenant) or self._state(tenant)
+                found, out = abuse.observe(
+                    state.abuse or self._abuse_state(state),
+                    tenant,
+                    str(request_id),
+                    float(ts),
+                    request,
+                    reading,
+                    sender,
+                    account,
+                    scope,
+                    out,
+                )
+                if found:
+                    for alert in found:
+                        self.store.save_alert(alert)
+                        self._alerts[alert.id] = alert
+                    raised = [*raised, *found]
                 # snapshots follow what the detectors read (a plain request only moves an account's
                 # counters: those are written with the tenant's next snapshot, and on close)
                 if found or reading.elicit or reading.phases or reading.claim:

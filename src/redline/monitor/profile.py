@@ -27,6 +27,7 @@ _KEY_ORDER = {"ssn": 0, "phone": 1, "email": 2, "name": 3, "address": 4, "imei":
 _KEY_ORDER_DEFAULT = 10
 # A reviewed request touching more subjects than this is a list, not a particularized lookup.
 _PARTICULARIZED_MAX = 3
+_NONE: frozenset[str] = frozenset()
 
 
 def _options() -> re2.Options:
@@ -160,7 +161,7 @@ class Profiler:
         lowered = conversation.text if conversation is not None else normalize(text)
         fired = frozenset(decision.signals)
         lexicon = self._lexicon.fired(lowered)
-        other = self._extra_names.intersection(lexicon) if self._extra_names else frozenset()  # another detector's names
+        other = self._extra_names.intersection(lexicon) if lexicon and self._extra_names else _NONE  # another detector's names
         # A block on the surveillance line counts. So does a review of a particularized request: a
         # lone lookup without process is exactly the review case (POLICY.md section 3), and the
         # mosaic is many of them. A reviewed *list* does not count on the review alone (checked
