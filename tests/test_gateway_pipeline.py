@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
