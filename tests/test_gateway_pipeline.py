@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from gateway_stubs import CANNED, DEFAULT_REPLY, anthropic_events, openai_events
 from redline.decide import Decision
 from redline.engine import Engine
-from redline.gateway.ledger_writer import DecisionRecorder
+from redline.gateway.ledger_writer import DecisionRecorder, Entry
 from redline.gateway.metrics import Metrics
 from redline.gateway.pipeline import GateResult, Pipeline
 from redline.gateway.stream import HoldBack
@@ -137,3 +138,34 @@ def test_no_fragment_of_a_held_call_goes_out_before_the_gate(engine: Engine) -> 
         out = run_stream(pipeline, api, events, holdback=50)
         assert b"gate.needs_authorization" in out
         assert b"4444444" not in out and b"designate_grid" not in out.split(b"gate.needs_authorization")[0]
+
+
+def test_allows_are_handed_to_the_writer_in_one_batch_and_a_refusal_takes_them_first(ledger: Ledger) -> None:
+    batches: list[int] = []
+    append_many = ledger.append_many
+
+    def counting(records: Any) -> Any:
+        batches.append(len(records))
+        return append_many(records)
+
+    ledger.append_many = counting  # type: ignore[method-assign]
+    recorder = DecisionRecorder(ledger, Metrics(), linger_s=30.0)  # only a refusal or close hands them over
+    allow = Decision("allow", None, {}, "default.allow", "v")
+    block = Decision("block", "autonomous_weapons", {}, "aw.block", "v")
+
+    async def go() -> tuple[list[int | None], int, int | None]:
+        ids = [await recorder.append(Entry(allow, {"text": f"a{i}"}, "t", f"r{i}", "input"), wait=False) for i in range(3)]
+        waiting = recorder.depth()
+        await asyncio.sleep(0.2)
+        refused = await recorder.append(Entry(block, {"text": "b"}, "t", "rb", "input"), wait=True)
+        return ids, waiting, refused
+
+    ids, waiting, refused = asyncio.run(go())
+    assert ids == [None, None, None] and waiting == 3 and batches[0] >= 3  # collected, then one hand-off (the refusal may join it)
+    assert refused == 3  # the allows before it went first: the refusal's id follows them
+    asyncio.run(recorder.append(Entry(allow, {"text": "late"}, "t", "rl", "output"), wait=False))
+    recorder.close()  # what is still collected is written on close
+    with Ledger.open(ledger.backend.url, ledger.key) as again:  # type: ignore[attr-defined]
+        assert again.size() == 5 and again.verify().ok
+        rows = [orjson.loads(bytes(b))["payload"] for (b,) in again.backend.execute("SELECT body FROM ledger_records ORDER BY seq")]  # type: ignore[arg-type]
+    assert [r["decision"] for r in rows] == ["allow", "allow", "allow", "block", "allow"]

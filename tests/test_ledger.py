@@ -4,6 +4,7 @@ SQLite and on a real PostgreSQL server."""
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -327,4 +328,39 @@ def test_lingering_writer_batches_non_urgent_records_and_commits_urgent_ones_at_
             assert batches == [6]  # one commit for all six
         finally:
             writer.close()
+        assert led.verify().ok
+
+
+def test_posted_batches_commit_together_count_as_records_and_report_failures(tmp_path: Path) -> None:
+    with Ledger.open(fresh_sqlite(tmp_path), SigningKey.generate()) as led:
+        batches: list[int] = []
+        append_many = led.append_many
+
+        def counting(records: Any) -> Any:
+            batches.append(len(records))
+            return append_many(records)
+
+        led.append_many = counting  # type: ignore[method-assign]
+        errors: list[int] = []
+        writer = LedgerWriter(led, max_pending=10, on_error=lambda n, e: errors.append(n))
+        gate = threading.Event()
+        first = writer.submit(lambda: (gate.wait(10), Record("decision", {"i": -1}))[1])  # holds the writer busy
+        time.sleep(0.2)
+        writer.post([Record("decision", {"i": i}) for i in range(6)])
+        writer.post([Record("decision", {"i": i}) for i in range(6, 11)], block=False)
+        assert writer.depth() == 11  # bounded by records, not by hand-offs (a batch may overshoot once)
+        with pytest.raises(queue.Full):
+            writer.post([Record("decision", {"i": 99})], block=False)
+
+        def broken() -> Record:
+            raise ValueError("cannot build")
+
+        threading.Timer(0.3, gate.set).start()
+        writer.post([broken, Record("decision", {"i": 11})])  # waits for room
+        assert first.result(timeout=10).seq == 0
+        writer.close()
+        assert errors == [1]  # the record that could not be built, alone
+        assert batches[0] == 1 and sum(batches) == 13 and len(batches) <= 3  # posted records commit together
+        payloads = [orjson.loads(bytes(b))["payload"]["i"] for (b,) in led.backend.execute("SELECT body FROM ledger_records ORDER BY seq")]  # type: ignore[arg-type]
+        assert payloads == [-1, *range(12)]
         assert led.verify().ok

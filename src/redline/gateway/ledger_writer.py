@@ -2,17 +2,22 @@
 
 The group-commit writer (`redline.ledger.LedgerWriter`) appends in batches from its own thread. A
 caller that needs the record's id (a block, a held review — the id goes into the 403) awaits the
-batch's commit, which then starts at once; an allow is queued and the response goes out at once,
-and its batch waits up to `linger_s` for more records (fewer commits and writer wake-ups). Redaction runs on the
-writer thread. A full queue pushes back on callers instead of dropping records: every decision is
-recorded.
+batch's commit, which then starts at once; an allow is collected on the event loop (a list append:
+no lock, no future, no thread wake-up) and the response goes out at once. The allows collected
+over `linger_s` are handed to the writer as one batch — one wake-up and one commit per period
+instead of a hand-off per record — or sooner when `batch_max` are waiting or a refusal needs its
+id (the allows before it go first, so the ledger keeps their order). Redaction runs on the writer
+thread. A full queue pushes back on callers instead of dropping records: every decision is
+recorded. Only the event loop calls `append` and `append_alert`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,23 +52,37 @@ class DecisionRecorder:
     ) -> None:
         self.ledger = ledger
         self.metrics = metrics
-        self._writer = LedgerWriter(ledger, batch_max, queue_size, idle_checkpoint_s, on_error=self._on_error, linger_s=linger_s)
+        # The lingering happens here, on the loop; the writer commits what it is handed at once.
+        self._writer = LedgerWriter(ledger, batch_max, queue_size, idle_checkpoint_s, on_error=self._on_error)
+        self._linger = linger_s
+        self._batch_max = batch_max
+        self._pending: list[Callable[[], Record]] = []  # allows not yet handed to the writer
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handing = False  # a hand-off is waiting for room in a full queue
 
     def depth(self) -> int:
-        return self._writer.depth()
+        return self._writer.depth() + len(self._pending)
 
     async def append(self, entry: Entry, wait: bool) -> int | None:
-        """Queue a decision; with `wait`, return its ledger id once committed (None if the append failed)."""
-
-        def build() -> Record:
-            return self._record(entry)
-
-        try:
-            fut = self._writer.submit(build, block=False, urgent=wait)
-        except queue.Full:
-            fut = await asyncio.to_thread(self._writer.submit, build, True, wait)
+        """Record a decision; with `wait`, return its ledger id once committed (None if the append failed)."""
+        build = functools.partial(self._record, entry)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a timer armed on another (closed) loop would never fire
+            self._hand_off()
+            self._loop = loop
         if not wait:
+            self._pending.append(build)
+            if len(self._pending) >= self._batch_max or not self._linger:
+                await self._flush()
+            elif self._timer is None:
+                self._timer = loop.call_later(self._linger, self._on_timer)
             return None
+        await self._flush()  # the allows before this record go first
+        try:
+            fut = self._writer.submit(build, block=False)
+        except queue.Full:
+            fut = await asyncio.to_thread(self._writer.submit, build, True)
         try:
             receipt: Receipt = await asyncio.wrap_future(fut)
         except (LedgerError, StoreError, OSError):
@@ -84,9 +103,44 @@ class DecisionRecorder:
             self._writer.submit(build, urgent=False)
 
     def close(self) -> None:
-        """Write what is queued, then stop."""
+        """Write what is queued, then stop (after the loop's last append)."""
+        if self._pending:
+            self._writer.post(self._pending)
+            self._pending = []
         self._writer.close()
         self.ledger.close()
+
+    def _hand_off(self) -> bool:
+        """Hand the collected allows to the writer if its queue has room; False if it is full."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending or self._handing:
+            return not self._pending
+        try:
+            self._writer.post(self._pending, block=False)
+        except queue.Full:
+            return False
+        self._pending = []
+        return True
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._hand_off() and self._loop is not None:  # full: try again a period later
+            self._timer = self._loop.call_later(self._linger or 0.001, self._on_timer)
+
+    async def _flush(self) -> None:
+        """Hand the collected allows over, waiting for room in the queue (callers are pushed back)."""
+        while not self._hand_off():
+            if self._handing:  # another request is already waiting for room: wait with it
+                await asyncio.sleep(self._linger or 0.001)
+                continue
+            batch, self._pending = self._pending, []
+            self._handing = True
+            try:
+                await asyncio.to_thread(self._writer.post, batch, True)
+            finally:
+                self._handing = False
 
     def _record(self, e: Entry) -> Record:
         rec = self.ledger.redactor.decision(e.decision, request=e.request, tenant=e.tenant, request_id=e.request_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 import uvicorn
@@ -25,4 +26,20 @@ def run(gateway: Gateway, host: str, port: int, mounts: Sequence[BaseRoute] = ()
         timeout_keep_alive=30,
         server_header=False,
     )
+    tune_gc()
     uvicorn.Server(config).run()
+
+
+# Young collections every 700 allocations cost ~0.5 ms each in the loaded server (measured: about
+# one per seven requests); per-request garbage is freed by reference counting, so collecting the
+# young generation less often finds the same (little) cyclic garbage for far less work.
+YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Before serving: move everything loaded so far (policy, model, vocabulary, caches) out of the
+    collector's reach — it is never garbage — and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, older, oldest)

@@ -10,14 +10,15 @@ rather than on a request's; and when traffic stops, the writer signs the checkpo
 asks for instead of leaving the tail unsigned until the next append. With a `linger_s`, a batch
 that holds only records nobody waits for (`urgent=False`) is held open that long for more to
 join it, so a busy writer commits (and wakes) once per period rather than once per record; an
-urgent record ends the wait at once.
+urgent record ends the wait at once. A caller that batches on its own side (the gateway's event
+loop) hands a whole batch over with `post`: one queue item, one wake-up, no future per record.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 from redline.ledger.errors import LedgerError
@@ -28,7 +29,28 @@ DEFAULT_MAX_BATCH = 512
 DEFAULT_MAX_PENDING = 10_000
 
 Pending = Record | Callable[[], Record]
-_Item = tuple[Pending, "Future[Receipt]", bool]  # (record, its future, urgent)
+_Item = tuple[Sequence[Pending], "Future[Receipt] | None", bool]  # (records, the future of a single one, urgent)
+
+
+class _RecordQueue(queue.Queue[_Item | None]):
+    """Bounded by records, not by hand-offs: a posted batch counts as its length (the stop
+    marker as one), so `max_pending` means the same whether records come one by one or posted."""
+
+    def _init(self, maxsize: int) -> None:
+        super()._init(maxsize)
+        self.records = 0
+
+    def _qsize(self) -> int:
+        return self.records
+
+    def _put(self, item: _Item | None) -> None:
+        self.records += 1 if item is None else len(item[0])
+        super()._put(item)
+
+    def _get(self) -> _Item | None:
+        item: _Item | None = super()._get()
+        self.records -= 1 if item is None else len(item[0])
+        return item
 
 
 class LedgerWriter:
@@ -52,7 +74,7 @@ class LedgerWriter:
         self._hurry = threading.Event()
         self._on_error = on_error
         self._max_batch = max_batch
-        self._queue: queue.Queue[_Item | None] = queue.Queue(max_pending)
+        self._queue = _RecordQueue(max_pending)
         self._closed = False
         self._close_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
@@ -67,10 +89,21 @@ class LedgerWriter:
         with self._close_lock:
             if self._closed:
                 raise LedgerError("the ledger writer is closed")
-            self._queue.put((record, future, urgent), block=block)
+            self._queue.put(((record,), future, urgent), block=block)
         if urgent and self._linger:
             self._hurry.set()
         return future
+
+    def post(self, records: Sequence[Pending], block: bool = True) -> None:
+        """Queue records nobody waits for, batched by the caller: committed together in the
+        writer's next transaction without lingering again; a failure reaches only `on_error`.
+        With `block=False` a full queue raises `queue.Full` instead of waiting."""
+        if not records:
+            return
+        with self._close_lock:
+            if self._closed:
+                raise LedgerError("the ledger writer is closed")
+            self._queue.put((tuple(records), None, True), block=block)
 
     def depth(self) -> int:
         """Records waiting for the writer."""
@@ -110,8 +143,8 @@ class LedgerWriter:
                 # Let the batch fill; an urgent submit (or close) sets the event and ends the wait.
                 self._hurry.wait(self._linger)
             self._hurry.clear()
-            batch = [first]
-            while len(batch) < self._max_batch:
+            batch, size = [first], len(first[0])
+            while size < self._max_batch:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -120,20 +153,23 @@ class LedgerWriter:
                     stop = True  # commit what is already queued, then stop
                     break
                 batch.append(item)
+                size += len(item[0])
             self._commit(batch)
         if self._idle is not None:
             self._checkpoint()
 
     def _commit(self, batch: list[_Item]) -> None:
-        live: list[tuple[Record, Future[Receipt]]] = []
-        for pending, future, _ in batch:
-            if not future.set_running_or_notify_cancel():
+        live: list[tuple[Record, Future[Receipt] | None]] = []
+        for pendings, future, _ in batch:
+            if future is not None and not future.set_running_or_notify_cancel():
                 continue
-            try:
-                live.append((pending() if callable(pending) else pending, future))
-            except Exception as e:  # a record that cannot be built fails alone, not its batch
-                self._failed(1, e)
-                future.set_exception(e)
+            for pending in pendings:
+                try:
+                    live.append((pending() if callable(pending) else pending, future))
+                except Exception as e:  # a record that cannot be built fails alone, not its batch
+                    self._failed(1, e)
+                    if future is not None:
+                        future.set_exception(e)
         if not live:
             return
         try:
@@ -141,10 +177,12 @@ class LedgerWriter:
         except Exception as e:  # every waiting caller learns the append failed; none is left hanging
             self._failed(len(live), e)
             for _, future in live:
-                future.set_exception(e)
+                if future is not None:
+                    future.set_exception(e)
             return
         for (_, future), receipt in zip(live, receipts, strict=True):
-            future.set_result(receipt)
+            if future is not None:
+                future.set_result(receipt)
 
     def _failed(self, n: int, e: BaseException) -> None:
         if self._on_error is not None:
