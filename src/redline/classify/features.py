@@ -122,13 +122,23 @@ def tokens_of(text: str) -> list[str]:
     return out
 
 
-def terms(text: str, max_n: int = 2, char_ns: tuple[int, ...] = (), char_min_word: int = CHAR_MIN_WORD) -> Counter[str]:
+SKIP_PREFIX = "~"
+
+
+def terms(
+    text: str, max_n: int = 2, char_ns: tuple[int, ...] = (), char_min_word: int = CHAR_MIN_WORD, skip_grams: bool = False
+) -> Counter[str]:
     """Word n-gram counts (1..max_n) of normalized text, plus character n-grams (`#`-prefixed)
-    of longer words, which carry morphology ("surveil", "-ance") to unseen word forms."""
+    of longer words, which carry morphology ("surveil", "-ance") to unseen word forms, plus
+    (`skip_grams`) pairs of words one word apart (`~`-prefixed): "without any confirmation" and
+    "no human operator" share "~without confirmation" / "~no operator" with their shorter
+    phrasings, so the decisive element survives a filler word."""
     tokens = tokens_of(text)
     counts: Counter[str] = Counter(t for t in tokens if t not in STOPWORDS and not t.isdigit())
     for n in range(2, max_n + 1):
         counts.update(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    if skip_grams:
+        counts.update(f"{SKIP_PREFIX}{a} {b}" for a, b in zip(tokens, tokens[2:], strict=False))
     if char_ns:
         for word in dict.fromkeys(t for t in tokens if len(t) >= char_min_word):  # ordered: training must be reproducible
             counts.update(char_grams(word, char_ns))

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from redline.classify.base import ClassifierError
-from redline.classify.features import CHAR_MIN_WORD, STOPWORDS, char_grams, tokens_of
+from redline.classify.features import CHAR_MIN_WORD, SKIP_PREFIX, STOPWORDS, char_grams, tokens_of
 from redline.policy import RED_LINES, RedLineName
 
 FORMAT = "redline-mlp/1"
@@ -51,7 +51,7 @@ class TextModel:
     classes: tuple[str, ...]  # softmax order; includes "permitted" and both red lines
     max_n: int
     char_ns: tuple[int, ...]
-    vocabulary: dict[str, int]
+    vocabulary: dict[str, int]  # every term, skip-grams `~`-prefixed as `features.terms` names them
     idf: np.ndarray  # (n_terms,)
     dense_names: list[str]
     norm_floor: float
@@ -60,9 +60,13 @@ class TextModel:
     w2: np.ndarray  # (hidden, n_classes)
     b2: np.ndarray  # (n_classes,)
     metadata: dict[str, Any]
+    skip_grams: bool = False
 
     def __post_init__(self) -> None:
         self._rows = [self.classes.index(rl) for rl in RED_LINES]
+        # skip-grams looked up without building their prefixed names on the hot path
+        n = len(SKIP_PREFIX)
+        self._skip_vocabulary = {t[n:]: i for t, i in self.vocabulary.items() if t.startswith(SKIP_PREFIX)}
         self._word_cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
         self._dense_cache: dict[tuple[int, ...], np.ndarray] = {}
 
@@ -107,6 +111,9 @@ class TextModel:
             for size in range(2, self.max_n + 1):
                 ngrams = map(" ".join, zip(*(tokens[i:] for i in range(size)), strict=False))
                 cols += [c for c in map(get, ngrams) if c is not None]
+        if self.skip_grams:
+            pairs = map(" ".join, zip(tokens, tokens[2:], strict=False))
+            cols += [c for c in map(self._skip_vocabulary.get, pairs) if c is not None]
         return Counter(cols)
 
     def hidden(self, counts: dict[int, int], dense: list[float]) -> np.ndarray:
@@ -143,6 +150,7 @@ class TextModel:
             "classes": list(self.classes),
             "max_n": self.max_n,
             "char_ns": list(self.char_ns),
+            "skip_grams": self.skip_grams,
             "terms": terms_,
             "idf": _encode(self.idf),
             "dense_names": self.dense_names,
@@ -172,6 +180,7 @@ class TextModel:
                 classes=classes,
                 max_n=int(doc["max_n"]),
                 char_ns=tuple(int(n) for n in doc["char_ns"]),
+                skip_grams=bool(doc.get("skip_grams", False)),
                 vocabulary={t: i for i, t in enumerate(terms_)},
                 idf=_decode(doc["idf"], (len(terms_),)),
                 dense_names=list(doc["dense_names"]),

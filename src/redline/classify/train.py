@@ -15,7 +15,7 @@ import numpy as np
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
-from redline.classify.features import dense_feature_names, dense_features, fired_signals, sublinear_tf, terms
+from redline.classify.features import SKIP_PREFIX, dense_feature_names, dense_features, fired_signals, sublinear_tf, terms
 from redline.classify.model import TextModel
 from redline.classify.network import Settings
 from redline.classify.network import fit as fit_network
@@ -26,6 +26,8 @@ from redline.text import Conversation, InputError, conversation_from_item
 MAX_N = 2
 CHAR_NS = (5,)
 MIN_DF = 2
+SKIP_GRAMS = True
+SKIP_MIN_DF = 3  # skip-grams are many and mostly noise: kept only when three texts share one
 HIDDEN = 64
 ALPHA = 1e-3
 EPOCHS = 40
@@ -50,7 +52,7 @@ def featurize(
     for ex in examples:
         conv = _conversation(policy, ex)
         text = conv.text
-        counts.append(terms(text, MAX_N, CHAR_NS))
+        counts.append(terms(text, MAX_N, CHAR_NS, skip_grams=SKIP_GRAMS))
         dense.append(dense_features(names, fired_signals(policy, text)))
         if progress:
             progress(1)
@@ -86,7 +88,7 @@ def fit(
     df: Counter[str] = Counter()
     for c_ in counts:
         df.update(c_.keys())
-    kept = sorted(t for t, n in df.items() if n >= MIN_DF)
+    kept = sorted(t for t, n in df.items() if n >= (SKIP_MIN_DF if t.startswith(SKIP_PREFIX) else MIN_DF))
     vocab = {t: i for i, t in enumerate(kept)}
     n_docs = len(examples)
     idf = np.array([math.log((1 + n_docs) / (1 + df[t])) + 1.0 for t in kept])
@@ -102,6 +104,7 @@ def fit(
         classes=tuple(classes),
         max_n=MAX_N,
         char_ns=CHAR_NS,
+        skip_grams=SKIP_GRAMS,
         vocabulary=vocab,
         idf=idf,
         dense_names=dense_feature_names(policy),
@@ -117,6 +120,7 @@ def fit(
             "hidden": hidden,
             "alpha": alpha,
             "epochs": EPOCHS,
+            "skip_min_df": SKIP_MIN_DF,
             # what the features depend on (not thresholds or rules): retraining is needed when this changes
             "signals_version": signals_version(policy),
         },
