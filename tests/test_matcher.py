@@ -42,7 +42,11 @@ def test_cached_columns_equal_terms_in_vocabulary(engine):
     model = engine.classifier.model
     for ex in read_examples(Path("data/corpus/dev.jsonl")):
         text = conversation_from_item(ex.item, 10**6).text
-        expected = {model.vocabulary[t]: n for t, n in terms(text, model.max_n, model.char_ns, skip_grams=model.skip_grams).items() if t in model.vocabulary}
+        expected = {
+            model.vocabulary[t]: n
+            for t, n in terms(text, model.max_n, model.char_ns, skip_grams=model.skip_grams).items()
+            if t in model.vocabulary
+        }
         assert model.columns(text) == expected, ex.id
 
 
