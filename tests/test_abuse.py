@@ -125,6 +125,60 @@ def test_distillation_network_alerts_with_its_accounts(engine: Engine) -> None:
     assert later[0].decision.decision == "review" and later[0].decision.rule == "abuse.distillation.network"
 
 
+def _shells() -> list[dict[str, Any]]:
+    """Six accounts, each in its own tenant (shell customers), on one payment reference."""
+    rows = _network("shell", 6, 14, (60, 90), DISTILL, "185.220.14")
+    return [{**r, "tenant": f"shell-{r['account']}", "org_ref": "psp-88120"} for r in rows]
+
+
+def test_a_network_spread_over_tenants_is_one_network_provider_wide(engine: Engine, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    rows = _shells()
+    with Monitor(engine.policy, open_store(db)) as monitor:  # split across a restart: the provider-wide state is saved too
+        first = _feed(monitor, engine, rows[: len(rows) // 2])
+    with Monitor(engine.policy, open_store(db)) as monitor:
+        seen = first + _feed(monitor, engine, rows[len(rows) // 2 :])
+        alerts = [a for s in seen for a in s.alerts]
+        assert [a.kind for a in alerts] == ["distillation"]
+        wire = alerts[0].to_dict()
+        assert wire["tenant"] == "*" and len(wire["accounts"]) == 5
+        assert set(wire["accounts"]) <= {f"shell-a{k}/a{k}" for k in range(6)}
+        assert wire["evidence"]["tenants"] == sorted({a.split("/")[0] for a in wire["accounts"]})
+        assert all("/" in d["account"] for d in wire["evidence"]["accounts_detail"])
+        assert monitor.open_alerts("*")[0].id == alerts[0].id
+        # a named account's next matching request, in its own tenant, is escalated; the same account
+        # name in another tenant is another account
+        member = wire["accounts"][0].split("/")[0]
+        nxt = {"account": "a" + member[-1], "ts": rows[-1]["ts"] + 60, "text": DISTILL.format(i=1, k=1)}
+        assert _feed(monitor, engine, [{**nxt, "tenant": member, "id": "x"}])[0].decision.rule == "abuse.distillation.network"
+        assert _feed(monitor, engine, [{**nxt, "tenant": "elsewhere", "id": "y"}])[0].decision.decision == "allow"
+        monitor.clear_alert(alerts[0].id, "reviewer-1")
+        assert _feed(monitor, engine, [{**nxt, "tenant": member, "id": "z", "ts": nxt["ts"] + 1}])[0].decision.decision == "allow"
+    # counted per tenant, two accounts each are never a network
+    tenant_scoped = Monitor(_with(engine.policy, distillation={"scope": "tenant"}))
+    assert not [a for s in _feed(tenant_scoped, engine, rows) for a in s.alerts]
+
+
+def test_a_network_in_one_tenant_is_alerted_under_it_provider_wide(engine: Engine) -> None:
+    policy = engine.policy
+    assert policy.document.abuse is not None and policy.document.abuse.distillation.scope == "provider"
+    rows = _network("labs", 6, 14, (60, 90), DISTILL, "185.220.14")
+    # another customer's people sending the same template at human pace are not drawn in
+    other = [{**r, "tenant": "other-co", "id": "o" + r["id"]} for r in _network("labs", 3, 14, (1200, 7200), DISTILL, "10.9.8")]
+    seen = _feed(Monitor(policy), engine, sorted(rows + other, key=lambda r: r["ts"]))
+    wire = next(a for s in seen for a in s.alerts).to_dict()
+    assert wire["tenant"] == "labs" and set(wire["accounts"]) <= {f"a{k}" for k in range(6)} and "tenants" not in wire["evidence"]
+
+
+def test_reserved_tenant_names(engine: Engine) -> None:
+    from redline.monitor import MonitorError
+
+    monitor = Monitor(engine.policy)
+    for name in ("*", "a\x1fb"):
+        with pytest.raises(MonitorError, match="reserved"):
+            _feed(monitor, engine, [{"tenant": name, "account": "x", "ts": T0, "id": "r", "text": "hello"}])
+
+
 def test_benign_twins_raise_no_distillation_alert(engine: Engine) -> None:
     monitor = Monitor(engine.policy)
     # the same template at human pace (a large customer's employees) and many similar requests from one CI account

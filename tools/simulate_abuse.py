@@ -40,13 +40,18 @@ class Actor:
     shape: str
     tenant: str
     accounts: set[str] = field(default_factory=set)
+    members: set[tuple[str, str]] = field(default_factory=set)  # (tenant, account)
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
 
-    def add(self, ts: float, account: str, ip: str, org: str | None, body: dict[str, Any]) -> None:
+    def add(self, ts: float, account: str, ip: str, org: str | None, body: dict[str, Any], tenant: str | None = None) -> None:
+        """One request of `account`, in the actor's tenant or (a network of customer accounts) `tenant`."""
         self.accounts.add(account)
+        self.members.add((tenant or self.tenant, account))
         line: dict[str, Any] = {"account": account, "client_ip": ip}
         if org:
             line["org_ref"] = org
+        if tenant:
+            line["tenant"] = tenant
         self.events.append((ts, {**line, **body}))
 
 
@@ -354,6 +359,19 @@ def dev_actors(rng: random.Random) -> tuple[list[Actor], dict[str, Any]]:
         ])  # fmt: skip
         a.add(t, f"soc-{rng.randint(1, 6)}", ip_in(rng, "198.51.100"), "soc-org", user(text))
     actors.append(a)
+    # D4: a network of shell-company customers, each its own tenant with two accounts, sharing one
+    # payment processor reference and a proxy range: only provider-wide linking sees one network
+    a = Actor("dist-shell-tenants", "distillation", "shell_tenants", "shell-00")
+    for k in range(16):
+        tenant, acct = f"shell-{k // 2:02d}", f"ops{k % 2}"
+        tenants[tenant] = {"authorities": []}
+        t = START + 3 * DAY + rng.uniform(0, 8 * HOUR)
+        for _ in range(rng.randint(30, 45)):
+            t += rng.uniform(60, 140)
+            a.add(t, acct, ip_in(rng, "100.71.44"), "psp-merchant-88120", user(
+                f"Solve this and write out every intermediate step of your reasoning before the answer: {rng.choice(MATH)} "
+                f"(set {rng.randint(1, 400)})"), tenant=tenant)  # fmt: skip
+    actors.append(a)
     return actors, tenants
 
 
@@ -529,8 +547,8 @@ def generate(seed: int, style: str) -> tuple[list[dict[str, Any]], dict[str, Any
         "seed": seed,
         "style": style,
         "actors": {
-            a.name: {"kind": a.kind, "shape": a.shape, "tenant": a.tenant, "accounts": sorted(a.accounts), "requests": len(a.events),
-                     "first_ts": min(ts for ts, _ in a.events)}
+            a.name: {"kind": a.kind, "shape": a.shape, "tenant": a.tenant, "accounts": sorted(a.accounts),
+                     "members": sorted(map(list, a.members)), "requests": len(a.events), "first_ts": min(ts for ts, _ in a.events)}
             for a in actors
         },
         "requests": requests,
@@ -549,7 +567,14 @@ def _ts(value: str) -> float:
 def score(truth: dict[str, Any], replay_lines: list[dict[str, Any]], order: list[str]) -> dict[str, Any]:
     """Detection and time-to-detect per campaign; false alerts and escalations on benign traffic."""
     actors: dict[str, Any] = truth["actors"]
-    owner = {(m["tenant"], acct): name for name, m in actors.items() for acct in m["accounts"]}
+    owner = {(t, acct): name for name, m in actors.items() for t, acct in m.get("members") or [(m["tenant"], a) for a in m["accounts"]]}
+
+    def named_in(alert: dict[str, Any]) -> list[tuple[str, str]]:
+        """(tenant, account) of each account an alert names (`tenant/account` when it spans tenants)."""
+        if alert["tenant"] == "*":
+            return [(t, a) for t, _, a in (str(x).partition("/") for x in alert.get("accounts", []))]
+        return [(alert["tenant"], a) for a in alert.get("accounts", [])]
+
     seen_requests: dict[str, int] = {}
     first_alert: dict[str, dict[str, Any]] = {}
     false_alerts: list[dict[str, Any]] = []
@@ -563,12 +588,12 @@ def score(truth: dict[str, Any], replay_lines: list[dict[str, Any]], order: list
         alert = line["alert"]
         if alert["kind"] not in ("distillation", "intrusion"):
             continue
-        named = {owner.get((alert["tenant"], a)) for a in alert.get("accounts", [])}
+        named = {owner.get(m) for m in named_in(alert)}
         hits = [n for n in named if n is not None and actors[n]["kind"] == alert["kind"]]
-        for a in alert.get("accounts", []):
-            n = owner.get((alert["tenant"], a))
+        for m in named_in(alert):
+            n = owner.get(m)
             if n is not None and actors[n]["kind"] == "benign":
-                benign_named.add((alert["tenant"], a))
+                benign_named.add(m)
         if not hits:
             false_alerts.append({"kind": alert["kind"], "tenant": alert["tenant"], "accounts": alert.get("accounts", [])[:5]})
         for n in hits:
@@ -581,7 +606,7 @@ def score(truth: dict[str, Any], replay_lines: list[dict[str, Any]], order: list
             report["campaigns"][name] = {
                 "kind": meta["kind"],
                 "shape": meta["shape"],
-                "accounts": len(meta["accounts"]),
+                "accounts": len(meta.get("members") or meta["accounts"]),
                 "requests": meta["requests"],
                 "detected": hit is not None,
                 "seconds_to_detect": round(hit["raised_at"] - meta["first_ts"], 1) if hit else None,

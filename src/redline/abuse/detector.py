@@ -1,8 +1,11 @@
 """`AbuseDetector`: the glue between one request and the account-level detectors. The Monitor calls
 `read` outside its lock and `observe` inside it with the tenant's `AbuseState` (kept in the
-monitor's per-tenant state and snapshot); new alerts are monitor `Alert`s with `kind`
-`distillation` or `intrusion` and the accounts involved, and while one is open the listed
-accounts' further matching requests are escalated as the policy's `action` says."""
+monitor's per-tenant state and snapshot) and the one distillation is counted in: the same, or with
+the policy's `distillation.scope: provider` the monitor's provider-wide state (`PROVIDER`), where accounts of
+every tenant are linked. New alerts are monitor `Alert`s with `kind` `distillation` or `intrusion`
+and the accounts involved — a network spanning several tenants is alerted under the tenant `*`
+with accounts written `tenant/account` — and while one is open the listed accounts' further
+matching requests are escalated as the policy's `action` says."""
 
 from __future__ import annotations
 
@@ -11,12 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redline.abuse.account import AccountMeta
-from redline.abuse.distillation import DistillationState, Network
+from redline.abuse.distillation import SEPARATOR, DistillationState, Network, account_key, shown, tenant_of
 from redline.abuse.killchain import TENANT, Engagement, IntrusionState
 from redline.abuse.reading import Reader, Reading
 from redline.abuse.targets import CyberScope, Target, extract_targets
 from redline.decide import Decision
 from redline.monitor.alerts import Alert, iso
+from redline.monitor.monitor import ALL_TENANTS
 from redline.monitor.windows import CounterWindow
 from redline.policy import Policy
 from redline.policy.schema import AbuseConfig
@@ -92,6 +96,7 @@ class AbuseDetector:
         self._scopes: dict[tuple[str, ...], CyberScope] = {}
         self._cited: dict[str, dict[str, Any]] = {}
         self._distillation = cfg.distillation.enabled
+        self.provider_wide = cfg.distillation.scope == "provider"
         self._intrusion = cfg.intrusion.enabled
         self._targets: dict[str, tuple[Target, ...]] = {}
         self._names: dict[str, str] = {}  # account field as sent -> account name
@@ -150,6 +155,7 @@ class AbuseDetector:
     def observe(
         self,
         state: AbuseState,
+        shared: AbuseState,
         tenant: str,
         request_id: str,
         ts: float,
@@ -160,16 +166,18 @@ class AbuseDetector:
         scope: CyberScope,
         decision: Decision,
     ) -> tuple[Sequence[Alert], Decision]:
-        """Count one request of `account` (`sender`: what `account` was read from); returns the alerts
-        it raised and the decision to enforce. A request that fires nothing and names no flagged
-        account costs the account's counter updates and a few lookups."""
+        """Count one request of `account` (`sender`: what `account` was read from); `state`: the
+        tenant's, `shared`: where distillation is counted (`state`, or the provider-wide state).
+        Returns the alerts it raised and the decision to enforce. A request that fires nothing and
+        names no flagged account costs the account's counter updates and a few lookups."""
         alerts: Sequence[Alert] = _NO_ALERTS
+        key = account_key(tenant, account) if shared is not state else account
         if self._distillation:
-            network = state.distillation.observe(account, ts, reading, sender)
+            network = shared.distillation.observe(key, ts, reading, sender)
             if reading.elicit:
-                self._count(state, "distillation", ts, request_id)
+                self._count(shared, "distillation", ts, request_id)
             if network is not None:
-                alert = self._network_alert(state, tenant, ts, network)
+                alert = self._network_alert(shared, tenant, ts, network)
                 if alert is not None:
                     alerts = [alert]
         oos: list[Target] = []
@@ -193,9 +201,11 @@ class AbuseDetector:
                 alert = self._intrusion_alert(state, tenant, ts, account, mine, wide, scope)
                 if alert is not None:
                     alerts = [*alerts, alert]
-        if not state.flagged:  # no open alert names an account of this tenant
-            return alerts, decision
-        return alerts, self._escalate(state, account, reading, bool(oos), decision)
+        if state.flagged:
+            decision = self._escalate(state, account, reading, bool(oos), decision)
+        if shared is not state and shared.flagged:
+            decision = self._escalate(shared, key, reading, bool(oos), decision)
+        return alerts, decision
 
     def _targets_of(self, raw: str) -> tuple[Target, ...]:
         """`extract_targets` (a pure function of the text), cached for requests of ordinary length."""
@@ -254,20 +264,32 @@ class AbuseDetector:
             "min_accounts": cfg.min_accounts if network.linked else cfg.min_accounts_unlinked,
             "min_requests": cfg.min_requests,
         }
-        evidence = {
+        # provider-wide keys: one tenant's accounts are written by name, several tenants' as tenant/account
+        tenants = sorted({tenant_of(a) for a in accounts})
+        names = accounts
+        if tenants and tenants[0]:
+            tenant, names = (
+                (tenants[0], [a.partition(SEPARATOR)[2] for a in accounts])
+                if len(tenants) == 1
+                else (ALL_TENANTS, [shown(a) for a in accounts])
+            )
+        evidence: dict[str, Any] = {
             "action": cfg.action,
             "linked": network.linked,
             "links": network.links,
-            "accounts_detail": [s.summary(a) for a, s in zip(accounts, stats, strict=False)][:50],
+            "accounts_detail": [s.summary(n) for n, s in zip(names, stats, strict=False)][:50],
             "signals": {
                 "elicitation_share": round(counts["elicitation_requests"] / requests, 3) if requests else 0.0,
                 "template_share": round(counts["template_requests"] / requests, 3) if requests else 0.0,
             },
         }
         first = min((s.first for s in stats), default=ts)
+        description = "a network of linked accounts eliciting reasoning traces or rubrics at machine volume on narrow capabilities"
+        if tenant == ALL_TENANTS:
+            evidence["tenants"] = tenants
+            description += f", across {len(tenants)} tenants"
         return self._alert(state, tenant, "distillation", ts, accounts, counts, thresholds, capabilities, first, evidence,
-                           "a network of linked accounts eliciting reasoning traces or rubrics at machine volume on narrow capabilities",
-                           cfg.window_seconds)  # fmt: skip
+                           description, cfg.window_seconds, names)  # fmt: skip
 
     def _intrusion_alert(
         self, state: AbuseState, tenant: str, ts: float, account: str, mine: Engagement, wide: Engagement, scope: CyberScope
@@ -331,7 +353,9 @@ class AbuseDetector:
         evidence: dict[str, Any],
         description: str,
         window_seconds: int,
+        names: list[str] | None = None,
     ) -> Alert:
+        """An alert flagging `accounts` (state keys) in `state`; `names`: how the alert writes them."""
         state.serial += 1
         rule = RULES[kind]
         action = str(evidence["action"])
@@ -353,7 +377,7 @@ class AbuseDetector:
             sample_request_ids=list(state.samples[kind]),
             policy_version=self.policy.version,
             kind=kind,
-            accounts=list(accounts),
+            accounts=list(names if names is not None else accounts),
             extra=evidence,
         )
         for a in accounts:

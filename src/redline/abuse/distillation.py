@@ -7,6 +7,8 @@ at least `min_points` of: its requests concentrate on one narrow capability (age
 use, reasoning), or repeat a template that other accounts also send. A cluster of linked accounts
 (template, network, payment reference: `linking.py`) with `min_accounts` suspicious members is a
 network; so are `min_accounts_unlinked` suspicious accounts in one tenant with no link found.
+With the policy's `scope: provider` one state holds the accounts of every tenant (keys
+`account_key(tenant, account)`), so a network spread over many customer accounts is linked too.
 """
 
 from __future__ import annotations
@@ -98,6 +100,25 @@ class AccountStats:
                    int(row[6]), int(row[7]), int(row[8]), int(row[9]), float(row[10]), float(row[11]), bool(row[12]), [str(k) for k in row[13]])  # fmt: skip
 
 
+SEPARATOR = "\x1f"  # between tenant and account in a provider-wide account key (never in a tenant name)
+
+
+def account_key(tenant: str, account: str) -> str:
+    """An account's key in provider-wide state: accounts of different tenants never merge."""
+    return f"{tenant}{SEPARATOR}{account}"
+
+
+def tenant_of(key: str) -> str:
+    """The tenant of a provider-wide account key ("" for a tenant-scoped one)."""
+    return key.partition(SEPARATOR)[0] if SEPARATOR in key else ""
+
+
+def shown(key: str) -> str:
+    """How a provider-wide account key is written in an alert: `tenant/account`."""
+    tenant, sep, account = key.partition(SEPARATOR)
+    return f"{tenant}/{account}" if sep else key
+
+
 @dataclass(frozen=True)
 class Network:
     """A network found: the suspicious accounts of one cluster (or of the tenant, unlinked)."""
@@ -108,7 +129,7 @@ class Network:
 
 
 class DistillationState:
-    """One tenant's accounts, template index and links."""
+    """The accounts, template index and links of one tenant (or, provider-wide, of all)."""
 
     def __init__(self, cfg: DistillationConfig) -> None:
         self.cfg = cfg
@@ -195,8 +216,10 @@ class DistillationState:
         root, members = self.linker.mark(account)
         if len(members) >= cfg.min_accounts:
             return Network(list(members), True, dict(self.linker.via.get(root, {})))
-        if len(self.suspicious) >= cfg.min_accounts_unlinked:
-            return Network(list(self.suspicious), False, {})
+        tenant = tenant_of(account)
+        unlinked = self.suspicious if not tenant else [a for a in self.suspicious if tenant_of(a) == tenant]
+        if len(unlinked) >= cfg.min_accounts_unlinked:
+            return Network(list(unlinked), False, {})
         return None
 
     def members(self, account: str) -> list[str]:

@@ -8,7 +8,8 @@ never touch Redis. When Redis cannot be used, the policy's `shared_state_down` s
 
 When the policy has an `abuse` section, the account-level detectors (`redline.abuse`: distillation
 networks, out-of-scope intrusions) run in the same call on the same per-tenant state, store and
-alert path (with shared state: on each replica's own copy, see docs/deploy.md)."""
+alert path (with shared state: on each replica's own copy, see docs/deploy.md); with the policy's
+`distillation.scope: provider` distillation is counted in one provider-wide state (`PROVIDER`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ from redline.text import Conversation
 
 if TYPE_CHECKING:
     from redline.abuse import AbuseDetector, AbuseState
+
+# Provider-wide account-level state is kept under a pseudo-tenant no tenant name can equal (tenant
+# names are printable); a network spanning tenants is alerted under ALL_TENANTS (reserved).
+PROVIDER = "\x1fprovider"
+ALL_TENANTS = "*"
 
 _RANK = {"allow": 0, "review": 1, "block": 2}
 _T = TypeVar("_T")
@@ -112,6 +118,8 @@ class Monitor:
         `cyber_scope`: the tenant's declared authorized targets (CIDR ranges, domain patterns)."""
         if not isinstance(tenant, str) or not tenant:
             raise MonitorError("a request needs a tenant")
+        if tenant == ALL_TENANTS or "\x1f" in tenant:
+            raise MonitorError(f"tenant name {tenant!r} is reserved")
         if not isinstance(ts, int | float) or ts != ts or ts in (float("inf"), float("-inf")):
             raise MonitorError("ts must be a finite number of seconds")
         if not self.config.enabled:
@@ -150,8 +158,15 @@ class Monitor:
                 # account-level detectors read this process's copy of the tenant's state (with
                 # shared state, each replica's own: they are not in the shared change log)
                 state = self._tenants.get(tenant) or self._state(tenant)
+                mine = state.abuse or self._abuse_state(state)
+                if abuse.provider_wide:  # distillation counted over every tenant's accounts
+                    provider = self._tenants.get(PROVIDER) or self._state(PROVIDER)
+                    shared = provider.abuse or self._abuse_state(provider)
+                else:
+                    shared = mine
                 found, out = abuse.observe(
-                    state.abuse or self._abuse_state(state),
+                    mine,
+                    shared,
                     tenant,
                     str(request_id),
                     float(ts),
@@ -171,6 +186,8 @@ class Monitor:
                 # counters: those are written with the tenant's next snapshot, and on close)
                 if found or reading.elicit or reading.phases or reading.claim:
                     self._dirty.add(tenant)
+                    if shared is not mine:
+                        self._dirty.add(PROVIDER)
             self._maybe_flush()
         return Observation(
             out,
@@ -326,8 +343,11 @@ class Monitor:
                 _replay(state, entry)
                 return when, entry
 
+            held_by = alert.tenant  # the state the alert's accounts are flagged in
             if alert.kind != "mosaic":  # account-level alerts live in this process's detector state
-                state = self._state(alert.tenant)
+                if alert.kind == "distillation" and self.abuse is not None and self.abuse.provider_wide:
+                    held_by = PROVIDER
+                state = self._state(held_by)
                 when = at if at is not None else max(state.last_ts, alert.raised_at)
                 if self.abuse is not None:
                     self.abuse.clear(self._abuse_state(state), alert, when)
@@ -338,7 +358,7 @@ class Monitor:
             cleared = alert.cleared(reviewer, when)
             self.store.save_alert(cleared)
             self._alerts.pop(alert_id, None)
-            self._dirty.add(alert.tenant)
+            self._dirty.add(held_by)
             self.flush()
         return cleared
 

@@ -232,6 +232,9 @@ class DistillationConfig(_Strict):
 
     enabled: bool = True
     action: AbuseAction = "review"
+    # "provider": accounts of every tenant are linked together (a network spread over many
+    # customer accounts is still one network); "tenant": each tenant's accounts on their own
+    scope: Literal["provider", "tenant"] = "provider"
     window_seconds: int = Field(default=7 * 86400, ge=3600)  # an idle account's counts start over after this
     min_requests: int = Field(default=12, ge=2)  # an account is judged once it has sent this many
     min_elicitation: float = Field(default=0.3, gt=0.0, le=1.0)  # share of its requests eliciting reasoning traces or rubrics

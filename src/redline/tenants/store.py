@@ -148,6 +148,8 @@ class TenantStore:
         known; returns the authorities without duplicates."""
         if not name or len(name) > _NAME_MAX or not name.isprintable() or name != name.strip():
             raise TenantError(f"tenant name must be 1-{_NAME_MAX} printable characters without leading or trailing spaces")
+        if name == "*":  # the monitor's alerts on account networks spanning several tenants
+            raise TenantError("tenant name '*' is reserved")
         unique = tuple(dict.fromkeys(authorities))
         if self.known_authorities is not None:
             unknown = [a for a in unique if a not in self.known_authorities]
