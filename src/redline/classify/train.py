@@ -61,8 +61,10 @@ def featurize(
 
 def _tfidf(counts: list[Counter[str]], vocab: dict[str, int], idf: np.ndarray) -> sparse.csr_matrix:
     rows, cols, vals = [], [], []
+    weight = idf.tolist()  # the same doubles as Python floats: no numpy scalar per term (a third of the time)
+    get = vocab.get
     for r, c in enumerate(counts):
-        entries = [(vocab[t], sublinear_tf(n) * idf[vocab[t]]) for t, n in c.items() if t in vocab]
+        entries = [(col, sublinear_tf(n) * weight[col]) for t, n in c.items() if (col := get(t)) is not None]
         norm = max(math.sqrt(sum(v * v for _, v in entries)), NORM_FLOOR)
         for col, v in entries:
             rows.append(r)
