@@ -7,12 +7,12 @@ import asyncio
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
 from gateway_stubs import CANNED, DEFAULT_REPLY, anthropic_events, openai_events
+from ledger_helpers import count_batches
 from redline.decide import Decision
 from redline.engine import Engine
 from redline.gateway.ledger_writer import DecisionRecorder, Entry
@@ -141,14 +141,7 @@ def test_no_fragment_of_a_held_call_goes_out_before_the_gate(engine: Engine) -> 
 
 
 def test_allows_are_handed_to_the_writer_in_one_batch_and_a_refusal_takes_them_first(ledger: Ledger) -> None:
-    batches: list[int] = []
-    append_many = ledger.append_many
-
-    def counting(records: Any) -> Any:
-        batches.append(len(records))
-        return append_many(records)
-
-    ledger.append_many = counting  # type: ignore[method-assign]
+    batches = count_batches(ledger)
     recorder = DecisionRecorder(ledger, Metrics(), linger_s=30.0)  # only a refusal or close hands them over
     allow = Decision("allow", None, {}, "default.allow", "v")
     block = Decision("block", "autonomous_weapons", {}, "aw.block", "v")

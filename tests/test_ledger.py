@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -18,7 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger_helpers import fresh_pg, fresh_sqlite
+from ledger_helpers import count_batches, fresh_pg, fresh_sqlite
 from redline.cli import cli
 from redline.ledger import Checkpoint, Ledger, LedgerError, LedgerWriter, Record, SigningKey, merkle
 from redline.ledger.canonical import dumps as canonical
@@ -308,14 +307,7 @@ def test_group_commit_reports_failures_to_every_waiting_caller(tmp_path: Path) -
 
 def test_lingering_writer_batches_non_urgent_records_and_commits_urgent_ones_at_once(tmp_path: Path) -> None:
     with Ledger.open(fresh_sqlite(tmp_path), SigningKey.generate()) as led:
-        batches: list[int] = []
-        append_many = led.append_many
-
-        def counting(records: Any) -> Any:
-            batches.append(len(records))
-            return append_many(records)
-
-        led.append_many = counting  # type: ignore[method-assign]
+        batches = count_batches(led)
         writer = LedgerWriter(led, linger_s=2.0)
         try:
             quiet = [writer.submit(Record("decision", {"i": i}), urgent=False) for i in range(5)]
@@ -333,14 +325,7 @@ def test_lingering_writer_batches_non_urgent_records_and_commits_urgent_ones_at_
 
 def test_posted_batches_commit_together_count_as_records_and_report_failures(tmp_path: Path) -> None:
     with Ledger.open(fresh_sqlite(tmp_path), SigningKey.generate()) as led:
-        batches: list[int] = []
-        append_many = led.append_many
-
-        def counting(records: Any) -> Any:
-            batches.append(len(records))
-            return append_many(records)
-
-        led.append_many = counting  # type: ignore[method-assign]
+        batches = count_batches(led)
         errors: list[int] = []
         writer = LedgerWriter(led, max_pending=10, on_error=lambda n, e: errors.append(n))
         gate = threading.Event()
