@@ -20,7 +20,7 @@ from redline.gate.authorization import check_authorization_shape, signed_message
 from redline.gate.challenge import args_sha256, canonical, digest
 from redline.gate.errors import GateError
 from redline.gate.registry import ToolClass
-from redline.gate.store import GateStore
+from redline.gate.store import GateStore, IssuedChallenge
 from redline.ledger import VerifyKey
 
 # Tolerated clock difference between the issuing and the verifying machine.
@@ -67,12 +67,7 @@ class Verifier:
     def _verify(self, call: Call, authorizations: Sequence[Any], now: float) -> Outcome:
         if not call.tool.lethal:
             return Outcome(False, f"{call.tool.tool} is {call.tool.effect}: it needs no authorization")
-        if not authorizations:
-            return Outcome(False, "no authorization")
-        auths = [check_authorization_shape(a) for a in authorizations]
-        challenge = auths[0]["challenge"]
-        if not all(_same(a["challenge"], challenge) for a in auths[1:]):
-            return Outcome(False, "the authorizations sign different challenges")
+        auths, challenge = _one_challenge(authorizations)
         if reason := self._binding_mismatch(call, challenge):
             return Outcome(False, reason)
         if now + CLOCK_SKEW_S < challenge["issued_at"]:
@@ -89,9 +84,7 @@ class Verifier:
                 signers.append(auth["operator"])
         if len(signers) < challenge["approvals"]:
             return Outcome(False, f"two-person rule: {challenge['approvals']} distinct operators must sign, got {len(signers)}")
-        issued = self.store.challenge(challenge["nonce"])
-        if issued is None or not hmac.compare_digest(issued.digest.encode(), digest(challenge).encode()):
-            return Outcome(False, "the challenge was not issued by this gate")
+        issued = self._issued(challenge)
         if issued.consumed_at is not None or not self.store.consume(challenge["nonce"], ",".join(signers), now):
             return Outcome(False, "replay: this authorization has already been used")
         return Outcome(True, "released", tuple(signers), challenge["nonce"])
@@ -104,12 +97,7 @@ class Verifier:
         released only by `verify`, which checks the bindings against the call and consumes the
         nonce."""
         try:
-            if not authorizations:
-                return Outcome(False, "no authorization")
-            auths = [check_authorization_shape(a) for a in authorizations]
-            challenge = auths[0]["challenge"]
-            if not all(_same(a["challenge"], challenge) for a in auths[1:]):
-                return Outcome(False, "the authorizations sign different challenges")
+            auths, challenge = _one_challenge(authorizations)
             if not hmac.compare_digest(args_sha256(challenge["arguments"]).encode(), challenge["args_sha256"].encode()):
                 return Outcome(False, "the challenge's arguments do not match its argument hash")
             if now >= challenge["expires_at"]:
@@ -119,14 +107,18 @@ class Verifier:
                 if reason := self._signature_problem(auth, challenge["required_role"]):
                     return Outcome(False, reason)
                 signers.append(auth["operator"])
-            issued = self.store.challenge(challenge["nonce"])
-            if issued is None or not hmac.compare_digest(issued.digest.encode(), digest(challenge).encode()):
-                return Outcome(False, "the challenge was not issued by this gate")
-            if issued.consumed_at is not None:
+            if self._issued(challenge).consumed_at is not None:
                 return Outcome(False, "this challenge has already been used")
         except GateError as e:
             return Outcome(False, str(e))
         return Outcome(True, "signatures valid", tuple(signers), challenge["nonce"])
+
+    def _issued(self, challenge: Mapping[str, Any]) -> IssuedChallenge:
+        """This gate's record of the challenge it issued; GateError when it issued no such challenge."""
+        issued = self.store.challenge(challenge["nonce"])
+        if issued is None or not hmac.compare_digest(issued.digest.encode(), digest(challenge).encode()):
+            raise GateError("the challenge was not issued by this gate")
+        return issued
 
     def _binding_mismatch(self, call: Call, ch: Mapping[str, Any]) -> str | None:
         tool = call.tool
@@ -163,3 +155,14 @@ class Verifier:
         if not VerifyKey.from_raw(op.public_key).verify(unb64(auth["signature"]), signed_message(auth)):
             return "bad signature"
         return None
+
+
+def _one_challenge(authorizations: Sequence[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The authorizations, each of valid shape, and the one challenge they all sign; GateError otherwise."""
+    if not authorizations:
+        raise GateError("no authorization")
+    auths = [check_authorization_shape(a) for a in authorizations]
+    challenge = auths[0]["challenge"]
+    if not all(_same(a["challenge"], challenge) for a in auths[1:]):
+        raise GateError("the authorizations sign different challenges")
+    return auths, challenge
