@@ -66,7 +66,7 @@ class TextModel:
         self._rows = [self.classes.index(rl) for rl in RED_LINES]
         # skip-grams looked up without building their prefixed names on the hot path
         n = len(SKIP_PREFIX)
-        self._skip_vocabulary = {t[n:]: i for t, i in self.vocabulary.items() if t.startswith(SKIP_PREFIX)}
+        self._skip_vocabulary = {t[n:]: i for t, i in self.vocabulary.items() if t.startswith(SKIP_PREFIX)} if self.skip_grams else {}
         self._word_cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
         self._dense_cache: dict[tuple[int, ...], np.ndarray] = {}
 

@@ -1,6 +1,6 @@
 """Training of the built-in model's network: one ReLU hidden layer, softmax output, minibatch Adam.
 
-The input is sparse (a text touches a few hundred of ~70k columns), so each step updates only the
+The input is sparse (a text touches a few hundred of ~200k columns), so each step updates only the
 first-layer rows its batch touches ("lazy" Adam: moments of untouched rows wait until their row
 is seen again). A step then costs the batch's non-zeros instead of the vocabulary size, which is
 what keeps `redline train` well inside its time budget on a loaded 2-core machine. Deterministic:
@@ -71,24 +71,20 @@ class _Adam:
         _adam(self.param, self.m, self.v, grad, lr_t)
 
 
-class _LazyRows:
-    """The first layer and its Adam moments, updated on the rows a batch touches (moments of
-    untouched rows wait until their row is seen again). Gathers with `take` and in-place arithmetic:
-    these gathers and scatters are most of a training step. (One interleaved array, gathered once,
-    was measured slower: the update then runs on strided views.)"""
-
-    def __init__(self, w1: np.ndarray) -> None:
-        self.w1 = w1
-        self.m = np.zeros_like(w1)
-        self.v = np.zeros_like(w1)
+class _LazyRows(_Adam):
+    """The first layer, updated on the rows a batch touches (moments of untouched rows wait until
+    their row is seen again). Gathers with `take` and in-place arithmetic: these gathers and
+    scatters are most of a training step. (One interleaved array, gathered once, was measured
+    slower: the update then runs on strided views.)"""
 
     def gather(self, rows: np.ndarray) -> np.ndarray:
-        return np.take(self.w1, rows, axis=0)
+        return np.take(self.param, rows, axis=0)
 
-    def step(self, rows: np.ndarray, w1r: np.ndarray, grad: np.ndarray, lr_t: float) -> None:
+    def step_rows(self, rows: np.ndarray, w1r: np.ndarray, grad: np.ndarray, lr_t: float) -> None:
+        """Update the gathered rows `w1r` (from `gather(rows)`) and write them back."""
         m, v = np.take(self.m, rows, axis=0), np.take(self.v, rows, axis=0)
         _adam(w1r, m, v, grad, lr_t)
-        self.w1[rows], self.m[rows], self.v[rows] = w1r, m, v
+        self.param[rows], self.m[rows], self.v[rows] = w1r, m, v
 
 
 def fit(x: sparse.csr_matrix, y: np.ndarray, sample_weight: np.ndarray, n_classes: int, settings: Settings = Settings()) -> Weights:
@@ -132,5 +128,5 @@ def fit(x: sparse.csr_matrix, y: np.ndarray, sample_weight: np.ndarray, n_classe
             w2.step(hid.T @ dz + settings.alpha * w2.param / nb, lr_t)
             b2.step(dz.sum(axis=0), lr_t)
             b1.step(dh.sum(axis=0), lr_t)
-            first.step(rows, w1r, grad_w1, lr_t)
+            first.step_rows(rows, w1r, grad_w1, lr_t)
     return wts
