@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redline.abuse.account import AccountMeta
-from redline.abuse.distillation import SEPARATOR, DistillationState, Network, account_key, shown, tenant_of
+from redline.abuse.distillation import DistillationState, Network, account_key, account_of, shown, tenant_of
 from redline.abuse.killchain import TENANT, Engagement, IntrusionState
 from redline.abuse.reading import Reader, Reading
 from redline.abuse.targets import CyberScope, Target, extract_targets
@@ -269,9 +269,7 @@ class AbuseDetector:
         names = accounts
         if tenants and tenants[0]:
             tenant, names = (
-                (tenants[0], [a.partition(SEPARATOR)[2] for a in accounts])
-                if len(tenants) == 1
-                else (ALL_TENANTS, [shown(a) for a in accounts])
+                (tenants[0], [account_of(a) for a in accounts]) if len(tenants) == 1 else (ALL_TENANTS, [shown(a) for a in accounts])
             )
         evidence: dict[str, Any] = {
             "action": cfg.action,

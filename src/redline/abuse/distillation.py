@@ -23,6 +23,7 @@ from redline.abuse.account import AccountMeta
 from redline.abuse.linking import Linker
 from redline.abuse.neardup import TemplateIndex, template_keys
 from redline.abuse.reading import Reading
+from redline.monitor.monitor import SEPARATOR  # never in a tenant name
 from redline.policy.schema import DistillationConfig
 
 _SESSION_GAP = 3600.0  # gaps longer than this are pauses, not the pace of a session
@@ -100,9 +101,6 @@ class AccountStats:
                    int(row[6]), int(row[7]), int(row[8]), int(row[9]), float(row[10]), float(row[11]), bool(row[12]), [str(k) for k in row[13]])  # fmt: skip
 
 
-SEPARATOR = "\x1f"  # between tenant and account in a provider-wide account key (never in a tenant name)
-
-
 def account_key(tenant: str, account: str) -> str:
     """An account's key in provider-wide state: accounts of different tenants never merge."""
     return f"{tenant}{SEPARATOR}{account}"
@@ -111,6 +109,11 @@ def account_key(tenant: str, account: str) -> str:
 def tenant_of(key: str) -> str:
     """The tenant of a provider-wide account key ("" for a tenant-scoped one)."""
     return key.partition(SEPARATOR)[0] if SEPARATOR in key else ""
+
+
+def account_of(key: str) -> str:
+    """The account name of a provider-wide account key (the key itself when tenant-scoped)."""
+    return key.partition(SEPARATOR)[2] if SEPARATOR in key else key
 
 
 def shown(key: str) -> str:

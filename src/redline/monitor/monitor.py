@@ -35,8 +35,10 @@ if TYPE_CHECKING:
     from redline.abuse import AbuseDetector, AbuseState
 
 # Provider-wide account-level state is kept under a pseudo-tenant no tenant name can equal (tenant
-# names are printable); a network spanning tenants is alerted under ALL_TENANTS (reserved).
-PROVIDER = "\x1fprovider"
+# names are printable; SEPARATOR also joins tenant and account in that state's account keys); a
+# network spanning tenants is alerted under ALL_TENANTS (reserved).
+SEPARATOR = "\x1f"
+PROVIDER = SEPARATOR + "provider"
 ALL_TENANTS = "*"
 
 _RANK = {"allow": 0, "review": 1, "block": 2}
@@ -118,7 +120,7 @@ class Monitor:
         `cyber_scope`: the tenant's declared authorized targets (CIDR ranges, domain patterns)."""
         if not isinstance(tenant, str) or not tenant:
             raise MonitorError("a request needs a tenant")
-        if tenant == ALL_TENANTS or "\x1f" in tenant:
+        if tenant == ALL_TENANTS or SEPARATOR in tenant:
             raise MonitorError(f"tenant name {tenant!r} is reserved")
         if not isinstance(ts, int | float) or ts != ts or ts in (float("inf"), float("-inf")):
             raise MonitorError("ts must be a finite number of seconds")
