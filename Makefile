@@ -2,12 +2,12 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py requirements.lock src/redline/classify/_forward.c src/redline/classify/_adam.c | sha256sum | cut -c1-12)
 SEMANTIC_STAMP := $(VENV)/.semantic-installed
 
 .PHONY: run classify test test-all test-scale bench bench-scale lint train corpus eval eval-ood eval-screen semantic screenshots clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml setup.py requirements.lock src/redline/classify/_forward.c src/redline/classify/_adam.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .

@@ -1,8 +1,10 @@
 """Built-in classifier throughput and latency on 50-word prompts, one core, vs. a baseline in the same run.
 
 Baseline: the textbook pipeline for the same job — scikit-learn TfidfVectorizer + LogisticRegression,
-called once per prompt (as a gateway must). Absolute numbers drift on shared machines; the ratio and
-the budget lines are what to read.
+called once per prompt (as a gateway must). Also measured: the built-in model on its Python path
+(the compiled forward pass `classify/_forward.c` switched off; what runs where no C compiler was
+available at install). Absolute numbers drift on shared machines; the ratios and the budget lines
+are what to read.
 
 Budget (DESIGN.md): >= 2,000 decisions/s per core on 50-word prompts; p99 < 5 ms per call.
 """
@@ -71,6 +73,17 @@ def main() -> None:
     mixes = {"dev mix, ~half red-line": prompts(), "permitted prompts only": prompts(permitted_only=True)}
     runs = [(f"redline built-in, {mix}", engine.decide_text, texts) for mix, texts in mixes.items()]
     runs.append(("baseline sklearn tfidf+LR per call, dev mix", baseline, mixes["dev mix, ~half red-line"]))
+    model = engine.classifier.model
+    compiled = model._compiled
+
+    def python_path(t: str) -> None:
+        model._compiled = None
+        try:
+            engine.decide_text(t)
+        finally:
+            model._compiled = compiled
+
+    runs.append(("built-in on its Python path, dev mix", python_path, mixes["dev mix, ~half red-line"]))
     results: dict[str, tuple[float, float]] = {}
     for name, fn, texts in runs:
         fn(texts[0])  # warm up
@@ -88,6 +101,8 @@ def main() -> None:
         if name.startswith("redline"):
             verdict = "PASS" if rate >= 2000 and p99 < 5 else "FAIL"
             print(f"{name}: {rate / base:.2f}x the baseline; budget (>= 2000/s/core, p99 < 5 ms): {verdict}")
+    python = results["built-in on its Python path, dev mix"][0]
+    print(f"compiled forward pass vs Python path, dev mix: {results['redline built-in, dev mix, ~half red-line'][0] / python:.2f}x")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ class BuiltinClassifier:
             window_fired = fired_signals(self.policy, chunk)
             fired |= window_fired
             dense = self._dense(window_fired)
-            for rl, s in self.model.scores(self.model.columns(chunk), dense).items():
+            for rl, s in self.model.scores_text(chunk, dense).items():
                 if s > scores[rl]:
                     scores[rl] = s
         return frozenset(fired)

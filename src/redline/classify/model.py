@@ -20,6 +20,7 @@ import numpy as np
 import orjson
 
 from redline.classify.base import ClassifierError
+from redline.classify.fast import compiled
 from redline.classify.features import CHAR_MIN_WORD, SKIP_PREFIX, STOPWORDS, char_grams, tokens_of
 from redline.policy import RED_LINES, RedLineName
 
@@ -69,6 +70,7 @@ class TextModel:
         self._skip_vocabulary = {t[n:]: i for t, i in self.vocabulary.items() if t.startswith(SKIP_PREFIX)} if self.skip_grams else {}
         self._word_cache: dict[str, tuple[int | None, tuple[int, ...]]] = {}
         self._dense_cache: dict[tuple[int, ...], np.ndarray] = {}
+        self._compiled = compiled(self)
 
     def _word_columns(self, word: str) -> tuple[int | None, tuple[int, ...]]:
         """A word's unigram column and its character n-gram columns (in the vocabulary)."""
@@ -115,6 +117,16 @@ class TextModel:
             pairs = map(" ".join, zip(tokens, tokens[2:], strict=False))
             cols += [c for c in map(self._skip_vocabulary.get, pairs) if c is not None]
         return Counter(cols)
+
+    def scores_text(self, text: str, dense: list[float]) -> dict[RedLineName, float]:
+        """Scores per red line of normalized `text` with its dense signal features: the compiled
+        forward pass when it was built (`fast`), else `scores(columns(text), dense)`."""
+        if self._compiled is None:
+            return self.scores(self.columns(text), dense)
+        n_terms = len(self.idf)
+        on = tuple(compress(range(n_terms, n_terms + len(dense)), dense))
+        p = self._compiled(text, self._dense_rows(on) if on else None)
+        return {rl: p[i] for rl, i in zip(RED_LINES, self._rows, strict=True)}
 
     def hidden(self, counts: dict[int, int], dense: list[float]) -> np.ndarray:
         h = self.b1.copy()

@@ -12,9 +12,16 @@ row gathers and scatters that dominate a step).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
+
+adam_rows: Any
+try:  # the compiled row update (`_adam.c`): the same bits, without the gathers and scatters
+    from redline.classify._adam import adam_rows
+except ImportError:  # pragma: no cover - exercised where no C compiler was available at install
+    adam_rows = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,10 @@ class _LazyRows(_Adam):
         return np.take(self.param, rows, axis=0)
 
     def step_rows(self, rows: np.ndarray, w1r: np.ndarray, grad: np.ndarray, lr_t: float) -> None:
-        """Update the gathered rows `w1r` (from `gather(rows)`) and write them back."""
+        """Update the rows `rows` (gathered as `w1r` by `gather(rows)`, which this may update too)."""
+        if adam_rows is not None:
+            adam_rows(self.param, self.m, self.v, rows.astype(np.int64, copy=False), grad, lr_t, _BETA1, _BETA2, _EPS)
+            return
         m, v = np.take(self.m, rows, axis=0), np.take(self.v, rows, axis=0)
         _adam(w1r, m, v, grad, lr_t)
         self.param[rows], self.m[rows], self.v[rows] = w1r, m, v

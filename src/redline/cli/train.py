@@ -44,7 +44,7 @@ def _keep_freed_memory() -> None:
 @policy_option
 @click.option("--backend", type=click.Choice(["builtin", "semantic"]), default="builtin", show_default=True, help="Which model to train.")
 def train(corpus_path: str, out_path: str | None, policy_path: str | None, backend: str) -> None:
-    """Train the built-in classifier (deterministic; about 1.5 minutes on 2 cores).
+    """Train the built-in classifier (deterministic; about a minute on 2 cores).
 
     Writes the model as JSON plus a .sha256 sidecar; the model is refused at load if either
     does not match. Train only on the train split: dev picks thresholds, test and the
