@@ -61,6 +61,20 @@ class RefusedError(Exception):
         self.status, self.message, self.code = status, message, code
 
 
+HEALTH_TIMEOUT_S = 2.0
+
+
+async def _probe(check: Callable[[], None]) -> str | None:
+    """Run a blocking check off the event loop: None when it passes in time, else what failed."""
+    try:
+        await asyncio.wait_for(asyncio.to_thread(check), HEALTH_TIMEOUT_S)
+    except TimeoutError:
+        return f"no answer within {HEALTH_TIMEOUT_S:g} s"
+    except Exception as e:  # the check's own message names the store, never a secret
+        return str(e) or type(e).__name__
+    return None
+
+
 class Gateway:
     """Everything one running gateway holds; `app()` is its ASGI application."""
 
@@ -309,9 +323,24 @@ class Gateway:
         return Response(orjson.dumps(out), media_type="application/json")
 
     async def healthz(self, request: Request) -> Response:
+        """Liveness and readiness in one: 200 when decisions can be made and recorded, 503 (same
+        body) when the ledger writer or the tenants database is not working, so a load balancer
+        stops sending traffic that would be refused. Upstreams are reported, not judged: a
+        provider outage is failover's business, and /v1/check works without one."""
+        checks: dict[str, str | None] = {}
+        if self.writer is not None:
+            checks["ledger"] = self.writer.health()
+        if self.tenants is not None:
+            checks["tenants"] = await _probe(self.tenants.ping)
         upstreams = [{"name": u.name, "format": u.config.format, "up": u.breaker.closed} for u in self.router.upstreams]
-        body = {"status": "ok", "policy_version": self.engine.policy.version, "upstreams": upstreams}
-        return Response(orjson.dumps(body), media_type="application/json")
+        ok = all(problem is None for problem in checks.values())
+        body = {
+            "status": "ok" if ok else "degraded",
+            "policy_version": self.engine.policy.version,
+            "checks": {name: problem or "ok" for name, problem in checks.items()},
+            "upstreams": upstreams,
+        }
+        return Response(orjson.dumps(body), 200 if ok else 503, media_type="application/json")
 
     async def metrics_endpoint(self, request: Request) -> Response:
         if self.writer is not None:

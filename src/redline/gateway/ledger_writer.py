@@ -56,6 +56,7 @@ class DecisionRecorder:
         self._writer = LedgerWriter(ledger, batch_max, queue_size, idle_checkpoint_s, on_error=self._on_error)
         self._linger = linger_s
         self._batch_max = batch_max
+        self._queue_size = queue_size
         self._pending: list[Callable[[], Record]] = []  # allows not yet handed to the writer
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -63,6 +64,14 @@ class DecisionRecorder:
 
     def depth(self) -> int:
         return self._writer.depth() + len(self._pending)
+
+    def health(self) -> str | None:
+        """What keeps decisions from being recorded, or None (see `LedgerWriter.health`); a queue
+        nine-tenths full counts too: requests are about to wait for the disk."""
+        problem = self._writer.health()
+        if problem is None and self._writer.depth() >= 0.9 * self._queue_size:
+            problem = f"the ledger queue is nearly full ({self._writer.depth()} of {self._queue_size})"
+        return problem
 
     async def append(self, entry: Entry, wait: bool) -> int | None:
         """Record a decision; with `wait`, return its ledger id once committed (None if the append failed)."""

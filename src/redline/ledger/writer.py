@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
@@ -77,6 +78,9 @@ class LedgerWriter:
         self._queue = _RecordQueue(max_pending)
         self._closed = False
         self._close_lock = threading.Lock()
+        # for `health`: when the last batch committed and when (and how) the last one failed
+        self._last_commit = time.monotonic()
+        self._last_error: tuple[float, str] | None = None
         self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
         self._thread.start()
 
@@ -108,6 +112,18 @@ class LedgerWriter:
     def depth(self) -> int:
         """Records waiting for the writer."""
         return self._queue.qsize()
+
+    def health(self) -> str | None:
+        """What is wrong with the writer, or None: its thread stopped, or its last append failed
+        and none has committed since (the exception type only: messages may quote records)."""
+        if self._closed:
+            return "the ledger writer is closed"
+        if not self._thread.is_alive():
+            return "the ledger writer thread stopped"
+        error = self._last_error
+        if error is not None and error[0] >= self._last_commit:
+            return f"the last ledger append failed ({error[1]})"
+        return None
 
     def append(self, record: Pending, timeout: float | None = None) -> Receipt:
         """Append and wait for the commit: the same contract as `Ledger.append`."""
@@ -180,11 +196,14 @@ class LedgerWriter:
                 if future is not None:
                     future.set_exception(e)
             return
+        self._last_commit = time.monotonic()
         for (_, future), receipt in zip(live, receipts, strict=True):
             if future is not None:
                 future.set_result(receipt)
 
     def _failed(self, n: int, e: BaseException) -> None:
+        if n:
+            self._last_error = (time.monotonic(), type(e).__name__)
         if self._on_error is not None:
             self._on_error(n, e)
 

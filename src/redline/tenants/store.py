@@ -103,6 +103,13 @@ class TenantStore:
         with self._lock:
             self._conn.close()
 
+    def ping(self) -> None:
+        """One round trip to the database; `StoreError` when it does not answer."""
+        try:
+            self._run("SELECT 1")
+        except (sqlite3.Error, StoreError) as e:
+            raise StoreError(f"tenants database: {type(e).__name__}") from None
+
     def __enter__(self) -> TenantStore:
         return self
 
