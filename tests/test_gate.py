@@ -273,6 +273,26 @@ def test_a_challenge_the_gate_did_not_issue_is_rejected(gate: Gate, clock: Clock
     assert not outcome.ok and "not issued" in outcome.reason
 
 
+def test_expired_challenges_are_purged_after_the_retention_and_stay_unredeemable(gate: Gate, clock: Clock) -> None:
+    from redline.gate.gate import CHALLENGE_RETENTION_S
+
+    old = _held(gate)
+    clock.now += 3600.0  # expired, but inside the retention: kept
+    kept = _held(gate, args={**ARGS, "target": "T-0043"})
+    assert gate.store.challenge(old["nonce"]) is not None
+    clock.now = kept["expires_at"] + CHALLENGE_RETENTION_S + 1.0
+    fresh = _held(gate, args={**ARGS, "target": "T-0044"})
+    assert gate.store.challenge(old["nonce"]) is None and gate.store.challenge(kept["nonce"]) is None
+    assert gate.store.challenge(fresh["nonce"]) is not None
+    # the purged challenge cannot be redeemed, even with a signature made while it was valid
+    late = gate.check_call("tf-1", "release_weapon", ARGS, sign(old))
+    assert late.status in ("denied", "approval_required") and not late.executable
+    # a sweep runs at most once per PURGE_EVERY_S: the next issuance soon after deletes nothing
+    clock.now += 60.0
+    _held(gate, args={**ARGS, "target": "T-0045"})
+    assert gate.store.challenge(fresh["nonce"]) is not None
+
+
 def test_malformed_authorizations_are_denied_with_a_reason(gate: Gate) -> None:
     _held(gate)
     for bad in ({}, [], "x", {"type": "redline.gate.authorization/v1"}, [{"challenge": {"tool": "release_weapon"}}], 42):

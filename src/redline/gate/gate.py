@@ -66,6 +66,13 @@ def _binds(auth: Any, tool: str, arg_hash: str) -> bool:
     return isinstance(ch, dict) and ch.get("tool") == tool and ch.get("args_sha256") == arg_hash
 
 
+# Challenge rows outlive their expiry by a week (the console's recent history; the ledger keeps the
+# approval_required / released records for good), and the sweep runs at most once an hour, on
+# issuance: without it the table grew by one row per lethal call forever.
+CHALLENGE_RETENTION_S = 7 * 86400.0
+PURGE_EVERY_S = 3600.0
+
+
 class Gate:
     """The gate for one policy, one store and (optionally) the ledger that records its decisions."""
 
@@ -76,6 +83,7 @@ class Gate:
         self.ledger = ledger
         self.clock = clock
         self.verifier = Verifier(store, self.registry.challenge_seconds)
+        self._last_purge = float("-inf")
 
     def classify(self, tool: str, annotations: Mapping[str, Any] | None = None) -> ToolClass:
         return self.registry.classify(tool, annotations)
@@ -97,6 +105,9 @@ class Gate:
         )
         self.store.add_challenge(ch["nonce"], tenant, tool, digest(ch), ch["issued_at"], ch["expires_at"])
         self._record("approval_required", tenant, tool, ch["args_sha256"], nonce=ch["nonce"], required_role=ch["required_role"])
+        if ch["issued_at"] - self._last_purge >= PURGE_EVERY_S:
+            self._last_purge = ch["issued_at"]
+            self.store.purge(ch["issued_at"] - CHALLENGE_RETENTION_S)
         return ch
 
     def verify(

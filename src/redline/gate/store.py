@@ -190,6 +190,11 @@ class GateStore:
         )
         return bool(cur.rowcount == 1)
 
+    def purge(self, expired_before: float) -> int:
+        """Delete the challenges that expired before `expired_before`; how many went. A purged
+        nonce can never be redeemed (an authorization naming it was not issued by this gate)."""
+        return int(self._run("DELETE FROM gate_challenges WHERE expires_at < ?", (expired_before,)).rowcount)
+
     def pending(self, now: float) -> list[IssuedChallenge]:
         """Challenges still awaiting a human decision (the approval queue)."""
         rows = self._run(
