@@ -1,8 +1,10 @@
-"""/healthz answers 503 (with the reason) when decisions cannot be recorded or tenants cannot be
-authenticated, and 200 again once they can; upstream outages are reported, not judged."""
+"""/healthz answers 503 (with the reason) when decisions cannot be recorded, tenants cannot be
+authenticated, or the replicas' monitor state is down under a fail-closed policy, and 200 again
+once they can; upstream outages are reported, not judged."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,10 @@ from redline.gateway.app import Gateway
 from redline.gateway.config import GatewayConfig, UpstreamConfig
 from redline.gateway.ledger_writer import Entry
 from redline.ledger import Ledger, load_or_create_signing_key
+from redline.monitor import Monitor
+from redline.monitor.shared import RedisStore
+from redline.monitor.store import SqlStore
+from redline.store import parse_db_url
 from redline.tenants import TenantStore
 
 Parts = tuple[Gateway, TenantStore, Ledger, TestClient]
@@ -80,3 +86,22 @@ def test_stopped_ledger_writer_is_a_503(parts: Parts) -> None:
     gateway.writer._writer.close()
     status, body = health(client)
     assert status == 503 and "closed" in body["checks"]["ledger"]  # type: ignore[index,operator]
+
+
+@pytest.mark.parametrize("mode", ["fail_closed", "local"])
+def test_unreachable_shared_monitor_state_is_a_503_only_when_the_policy_fails_closed(tmp_path: Path, engine: Engine, mode: str) -> None:
+    monitor_config = engine.policy.document.monitor
+    assert monitor_config is not None
+    document = engine.policy.document.model_copy(update={"monitor": monitor_config.model_copy(update={"shared_state_down": mode})})
+    policy = dataclasses.replace(engine.policy, document=document)
+    store = RedisStore(SqlStore(parse_db_url(f"sqlite:///{tmp_path / 'm.db'}")), "redis://:secret@127.0.0.1:1/0")  # nothing listens
+    monitor = Monitor(policy, store)
+    gateway = Gateway(GatewayConfig(), engine, TenantStore.open(f"sqlite:///{tmp_path / 't.db'}"), None, monitor=monitor)
+    with TestClient(gateway.app()) as client:
+        status, body = health(client)
+    problem = body["checks"]["monitor_state"]  # type: ignore[index]
+    assert "Redis at" in problem and "secret" not in problem  # the password never reaches the body
+    if mode == "fail_closed":
+        assert status == 503 and body["status"] == "degraded"
+    else:
+        assert status == 200 and body["status"] == "ok" and "counting locally" in problem

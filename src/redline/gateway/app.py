@@ -75,6 +75,14 @@ async def _probe(check: Callable[[], None]) -> str | None:
     return None
 
 
+async def _probe_shared(monitor: Monitor) -> tuple[str | None, bool] | None:
+    """`Monitor.shared_state_health` off the event loop, with the same timeout as `_probe`."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(monitor.shared_state_health), HEALTH_TIMEOUT_S)
+    except TimeoutError:
+        return f"no answer within {HEALTH_TIMEOUT_S:g} s", monitor.config.shared_state_down != "local"
+
+
 class Gateway:
     """Everything one running gateway holds; `app()` is its ASGI application."""
 
@@ -324,7 +332,8 @@ class Gateway:
 
     async def healthz(self, request: Request) -> Response:
         """Liveness and readiness in one: 200 when decisions can be made and recorded, 503 (same
-        body) when the ledger writer or the tenants database is not working, so a load balancer
+        body) when the ledger writer or the tenants database is not working, or the replicas'
+        shared monitor state is down and the policy fails closed without it — so a load balancer
         stops sending traffic that would be refused. Upstreams are reported, not judged: a
         provider outage is failover's business, and /v1/check works without one."""
         checks: dict[str, str | None] = {}
@@ -332,8 +341,16 @@ class Gateway:
             checks["ledger"] = self.writer.health()
         if self.tenants is not None:
             checks["tenants"] = await _probe(self.tenants.ping)
-        upstreams = [{"name": u.name, "format": u.config.format, "up": u.breaker.closed} for u in self.router.upstreams]
         ok = all(problem is None for problem in checks.values())
+        if self.monitor is not None:
+            shared = await _probe_shared(self.monitor.monitor)
+            if shared is not None:  # replicas' monitor state (Redis): fatal only when the policy fails closed without it
+                problem, fatal = shared
+                checks["monitor_state"] = (
+                    problem if problem is None or fatal else f"{problem} (counting locally: shared_state_down is local)"
+                )
+                ok = ok and not fatal
+        upstreams = [{"name": u.name, "format": u.config.format, "up": u.breaker.closed} for u in self.router.upstreams]
         body = {
             "status": "ok" if ok else "degraded",
             "policy_version": self.engine.policy.version,

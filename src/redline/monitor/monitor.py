@@ -421,6 +421,17 @@ class Monitor:
                 self._dirty.clear()
             self._last_flush = self._clock()
 
+    def shared_state_health(self) -> tuple[str | None, bool] | None:
+        """For a readiness check: None without shared state; else (what is wrong with it or None,
+        whether that refuses requests — the policy's `shared_state_down: fail_closed`)."""
+        if self._shared is None:
+            return None
+        try:
+            self._shared.ping()
+        except RedisUnavailable as e:
+            return str(e), self.config.shared_state_down != "local"
+        return None, False
+
     def close(self) -> None:
         with self._lock:
             self._dirty.update(t for t, st in self._tenants.items() if st.abuse is not None)

@@ -168,6 +168,15 @@ class RedisStore:
             self._down_until = time.monotonic() + RETRY_AFTER_S
             raise RedisUnavailable(f"Redis at {redact_redis_url(self.redis_url)}: {type(e).__name__}") from None
 
+    def ping(self) -> None:
+        """One round trip to Redis; `RedisUnavailable` (the URL without its password) when it fails."""
+        import redis
+
+        try:
+            self.client.ping()
+        except redis.RedisError as e:
+            raise RedisUnavailable(f"Redis at {redact_redis_url(self.redis_url)}: {type(e).__name__}") from None
+
     @contextmanager
     def hold(self, tenant: str, known: tuple[str, int] | None) -> Iterator[Held]:
         """Hold `tenant`'s lock (waiting up to `LOCK_WAIT_S`) with what changed since `known`;
