@@ -33,7 +33,7 @@ class EscalatingMonitor:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def observe(
+    async def observe(
         self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision, request: object
     ) -> Decision:
         self.seen.append(request_id)

@@ -225,3 +225,50 @@ def test_serve_picks_redis_from_flag_env_or_config_and_rejects_a_bad_url(tmp_pat
         cli, ["serve", "--db", f"sqlite:///{tmp_path / 'r.db'}", "--key", str(tmp_path / "k.pem"), "--redis", "foo://bar", "--port", "0"]
     )
     assert out.exit_code == 2 and "not a Redis URL" in out.output and "Traceback" not in out.output
+
+
+def test_a_wait_for_another_replicas_lock_does_not_stall_the_gateways_event_loop(
+    engine: Engine, pg_database: str, redis_server: str, prefix: str
+) -> None:
+    import asyncio
+
+    import redis
+
+    from redline.gateway.metrics import Metrics
+    from redline.gateway.monitoring import MonitorHook
+    from redline.tenants import Tenant
+
+    monitor = shared(pg_database, redis_server, prefix, engine.policy)
+    hook = MonitorHook(monitor, None, Metrics())
+    item = lookup(7)
+    conversation = engine.conversation(item)
+    decision = engine.decide(conversation)
+    tenant = Tenant("cell", (), "active", 0.0, {})
+    # another replica holds the tenant's lock for 1.2 s
+    assert isinstance(monitor.store, RedisStore)
+    redis.Redis.from_url(redis_server).set(monitor.store._lock_key("cell"), b"other-replica", px=1200)
+
+    async def run() -> tuple[float, float, str]:
+        gaps: list[float] = []
+
+        async def ticker() -> None:  # what every other request on the loop experiences
+            last = time.monotonic()
+            for _ in range(60):
+                await asyncio.sleep(0.02)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        ticking = asyncio.create_task(ticker())
+        await asyncio.sleep(0.05)  # the ticker runs before the request arrives
+        t0 = time.monotonic()
+        observed = await hook.observe(tenant, "req-7", time.time(), conversation, decision, item)
+        waited = time.monotonic() - t0
+        await ticking
+        return waited, max(gaps), observed.decision
+
+    waited, worst_gap, outcome = asyncio.run(run())
+    assert waited >= 1.0  # the request itself did wait for the lock
+    assert worst_gap < 0.5, f"the event loop stalled for {worst_gap:.2f} s"
+    assert outcome in ("allow", "review", "block")
+    monitor.close()

@@ -11,7 +11,9 @@ authenticates the tenant (a context variable: the request's own task) — and th
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import logging
 from contextvars import ContextVar
 from typing import Any
@@ -46,19 +48,26 @@ class MonitorHook:
         self.recorder = recorder
         self.metrics = metrics
 
-    def observe(self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision, request: Any) -> Decision:
+    async def observe(
+        self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision, request: Any
+    ) -> Decision:
+        count = functools.partial(
+            self.monitor.observe,
+            tenant.name,
+            request_id,
+            ts,
+            request,
+            decision,
+            conversation=conversation,
+            authorities=tenant.authorities,
+            account=_ACCOUNT.get(),
+            cyber_scope=tenant.profile.get("cyber_scope") or (),
+        )
         try:
-            seen = self.monitor.observe(
-                tenant.name,
-                request_id,
-                ts,
-                request,
-                decision,
-                conversation=conversation,
-                authorities=tenant.authorities,
-                account=_ACCOUNT.get(),
-                cyber_scope=tenant.profile.get("cyber_scope") or (),
-            )
+            # With state shared by replicas a request may wait for another replica's Redis lock:
+            # that wait happens on a worker thread, not on the event loop every request shares.
+            # Local state answers in microseconds: no thread hop for it.
+            seen = await asyncio.to_thread(count) if self.monitor.shares_state else count()
         except Exception as e:
             # Fail closed: a request the monitor could not count is not let through unseen; it goes
             # to review (held or flagged as configured). The type name only: no request text in logs.

@@ -2,8 +2,8 @@
 
 Each step is one method, and each place another capability plugs in is one attribute:
 
-- `monitor`: the cross-request Monitor — `observe(tenant, request_id, ts, conversation, decision,
-  request)` returns the (possibly escalated) decision; called once per input decision, in
+- `monitor`: the cross-request Monitor — `await observe(tenant, request_id, ts, conversation,
+  decision, request)` returns the (possibly escalated) decision; called once per input decision, in
   `decide_input` (`redline.gateway.monitoring.MonitorHook`).
 - `gate`: the lethal-tool Gate — `check(tenant, request_id, calls, authorizations)` returns a
   `GateResult` (review when a lethal call needs an authorization, block when one was refused,
@@ -38,7 +38,7 @@ from redline.text import Conversation, InputError
 
 
 class Monitor(Protocol):
-    def observe(
+    async def observe(
         self, tenant: Tenant, request_id: str, ts: float, conversation: Conversation, decision: Decision, request: Any
     ) -> Decision: ...
 
@@ -131,7 +131,7 @@ class Pipeline:
         conversation = self.engine.conversation(item)
         decision = self._decide(stage, conversation)
         if self.monitor is not None:
-            decision = self.monitor.observe(tenant, request_id, time.time(), conversation, decision, item)
+            decision = await self.monitor.observe(tenant, request_id, time.time(), conversation, decision, item)
         if review_id is not None and self.reviews is not None:
             decision = await self.reviews.redeem(tenant, review_id, item, decision)
         return await self.record(stage, decision, item, tenant, request_id)

@@ -421,6 +421,12 @@ class Monitor:
                 self._dirty.clear()
             self._last_flush = self._clock()
 
+    @property
+    def shares_state(self) -> bool:
+        """Whether tenants' state lives in Redis, shared with other replicas (calls may then wait
+        for another replica's lock)."""
+        return self._shared is not None
+
     def shared_state_health(self) -> tuple[str | None, bool] | None:
         """For a readiness check: None without shared state; else (what is wrong with it or None,
         whether that refuses requests — the policy's `shared_state_down: fail_closed`)."""
