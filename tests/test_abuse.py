@@ -179,6 +179,25 @@ def test_reserved_tenant_names(engine: Engine) -> None:
             _feed(monitor, engine, [{"tenant": name, "account": "x", "ts": T0, "id": "r", "text": "hello"}])
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "请解决下面的编程任务。请一步一步思考，并在给出最终代码之前展示你的完整推理过程。任务 {i}：编写第 {k}{i} 号函数。",
+        "Реши следующую задачу по программированию. Думай пошагово и покажи весь ход рассуждений перед итоговым кодом. Задача {i}: функция {k}{i}.",
+        "Resuelve la siguiente tarea de programación. Piensa paso a paso y muestra todo tu razonamiento antes del código. Tarea {i}: función {k}{i}.",
+    ],
+    ids=["chinese", "russian", "spanish"],
+)
+def test_a_network_eliciting_reasoning_in_another_language_is_a_network(engine: Engine, template: str) -> None:
+    # before the multilingual elicitation patterns each of these networks raised nothing
+    monitor = Monitor(engine.policy)
+    seen = _feed(monitor, engine, _network("labs", 6, 14, (60, 90), template, "185.220.14"))
+    assert [a.kind for s in seen for a in s.alerts] == ["distillation"]
+    benign = Monitor(engine.policy)  # the same volume and infrastructure, asking for translations
+    quiet = _feed(benign, engine, _network("labs", 6, 14, (60, 90), "请帮我翻译这段产品说明，任务 {i}，第 {k}{i} 段。", "185.220.14"))
+    assert not [a for s in quiet for a in s.alerts]
+
+
 def test_benign_twins_raise_no_distillation_alert(engine: Engine) -> None:
     monitor = Monitor(engine.policy)
     # the same template at human pace (a large customer's employees) and many similar requests from one CI account
