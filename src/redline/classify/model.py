@@ -85,6 +85,11 @@ class TextModel:
             self._word_cache[word] = cached
         return cached
 
+    def _dense_on(self, dense: list[float]) -> tuple[int, ...]:
+        """The first-layer rows of the dense features that are on (they follow the term rows)."""
+        n_terms = len(self.idf)
+        return tuple(compress(range(n_terms, n_terms + len(dense)), dense))
+
     def _dense_rows(self, on: tuple[int, ...]) -> np.ndarray:
         """The sum of the first-layer rows of the dense features that are on, memoized per set
         (a few sets cover most traffic; the same sum, so the same bits)."""
@@ -123,8 +128,7 @@ class TextModel:
         forward pass when it was built (`fast`), else `scores(columns(text), dense)`."""
         if self._compiled is None:
             return self.scores(self.columns(text), dense)
-        n_terms = len(self.idf)
-        on = tuple(compress(range(n_terms, n_terms + len(dense)), dense))
+        on = self._dense_on(dense)
         p = self._compiled(text, self._dense_rows(on) if on else None)
         return {rl: p[i] for rl, i in zip(RED_LINES, self._rows, strict=True)}
 
@@ -138,8 +142,7 @@ class TextModel:
             vals += 1.0  # sublinear tf
             vals *= self.idf[idx]
             h += (vals @ self.w1[idx]) / max(math.sqrt(vals @ vals), self.norm_floor)
-        n_terms = len(self.idf)
-        on = tuple(compress(range(n_terms, n_terms + len(dense)), dense))
+        on = self._dense_on(dense)
         if on:
             h += self._dense_rows(on)
         np.maximum(h, 0.0, out=h)  # ReLU

@@ -88,7 +88,8 @@ class _LazyRows(_Adam):
         return np.take(self.param, rows, axis=0)
 
     def step_rows(self, rows: np.ndarray, w1r: np.ndarray, grad: np.ndarray, lr_t: float) -> None:
-        """Update the rows `rows` (gathered as `w1r` by `gather(rows)`, which this may update too)."""
+        """One Adam step on rows `rows` of the weights and their moments (`w1r`: those rows as
+        `gather(rows)` returned them for this step; the Python path updates it and writes it back)."""
         if adam_rows is not None:
             adam_rows(self.param, self.m, self.v, rows.astype(np.int64, copy=False), grad, lr_t, _BETA1, _BETA2, _EPS)
             return
