@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from redline.classify.features import CHAR_MIN_WORD, SKIP_PREFIX, STOPWORDS, char_grams, tokens_of
+from redline.classify.features import SKIP_PREFIX, tokens_of, word_columns
 
 if TYPE_CHECKING:
     from redline.classify.model import TextModel
@@ -46,11 +46,8 @@ class _Words:
         self._vocabulary, self._ids, self._char_ns = vocabulary, ids, char_ns
 
     def fill(self, word: str) -> bytes:
-        get = self._vocabulary.get
-        uni = -1 if word in STOPWORDS or word.isdigit() else get(word, -1)
-        grams = char_grams(word, self._char_ns) if self._char_ns and len(word) >= CHAR_MIN_WORD else ()
-        values = [self._ids.get(word, -1), uni, *(c for c in map(get, grams) if c is not None)]
-        entry = np.array(values, dtype=np.int64).tobytes()
+        uni, grams = word_columns(self._vocabulary, self._char_ns, word)
+        entry = np.array([self._ids.get(word, -1), -1 if uni is None else uni, *grams], dtype=np.int64).tobytes()
         if len(self.table) >= _MAX_WORDS:
             self.table.clear()
         self.table[word] = entry

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -150,6 +151,15 @@ def char_grams(word: str, char_ns: tuple[int, ...]) -> tuple[str, ...]:
     # Words repeat across requests; caching their n-grams halves feature extraction time.
     padded = f" {word} "
     return tuple("#" + padded[i : i + n] for n in char_ns for i in range(len(padded) - n + 1))
+
+
+def word_columns(vocabulary: Mapping[str, int], char_ns: tuple[int, ...], word: str) -> tuple[int | None, tuple[int, ...]]:
+    """A word's unigram column (None for stop words, numbers and words outside `vocabulary`) and
+    the columns of its character n-grams that are in it: what `terms` counts for one word."""
+    get = vocabulary.get
+    uni = None if (word in STOPWORDS or word.isdigit()) else get(word)
+    grams = char_grams(word, char_ns) if char_ns and len(word) >= CHAR_MIN_WORD else ()
+    return uni, tuple(c for c in map(get, grams) if c is not None)
 
 
 def sublinear_tf(count: int) -> float:

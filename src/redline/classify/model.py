@@ -21,7 +21,7 @@ import orjson
 
 from redline.classify.base import ClassifierError
 from redline.classify.fast import compiled
-from redline.classify.features import CHAR_MIN_WORD, SKIP_PREFIX, STOPWORDS, char_grams, tokens_of
+from redline.classify.features import SKIP_PREFIX, tokens_of, word_columns
 from redline.policy import RED_LINES, RedLineName
 
 FORMAT = "redline-mlp/1"
@@ -76,10 +76,7 @@ class TextModel:
         """A word's unigram column and its character n-gram columns (in the vocabulary)."""
         cached = self._word_cache.get(word)
         if cached is None:
-            get = self.vocabulary.get
-            uni = None if (word in STOPWORDS or word.isdigit()) else get(word)
-            grams = char_grams(word, self.char_ns) if self.char_ns and len(word) >= CHAR_MIN_WORD else ()
-            cached = (uni, tuple(c for c in map(get, grams) if c is not None))
+            cached = word_columns(self.vocabulary, self.char_ns, word)
             if len(self._word_cache) > 200_000:  # bounded: arbitrary input must not grow memory
                 self._word_cache.clear()
             self._word_cache[word] = cached
