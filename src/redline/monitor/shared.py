@@ -166,7 +166,7 @@ class RedisStore:
             return script(keys=keys, args=args)
         except redis.RedisError as e:
             self._down_until = time.monotonic() + RETRY_AFTER_S
-            raise RedisUnavailable(f"Redis at {redact_redis_url(self.redis_url)}: {type(e).__name__}") from None
+            raise self._unavailable(e) from None
 
     def ping(self) -> None:
         """One round trip to Redis; `RedisUnavailable` (the URL without its password) when it fails."""
@@ -175,7 +175,11 @@ class RedisStore:
         try:
             self.client.ping()
         except redis.RedisError as e:
-            raise RedisUnavailable(f"Redis at {redact_redis_url(self.redis_url)}: {type(e).__name__}") from None
+            raise self._unavailable(e) from None
+
+    def _unavailable(self, e: Exception) -> RedisUnavailable:
+        """The error a failed Redis call becomes: the URL without its password, the error's type."""
+        return RedisUnavailable(f"Redis at {redact_redis_url(self.redis_url)}: {type(e).__name__}")
 
     @contextmanager
     def hold(self, tenant: str, known: tuple[str, int] | None) -> Iterator[Held]:
