@@ -75,14 +75,6 @@ async def _probe(check: Callable[[], None]) -> str | None:
     return None
 
 
-async def _probe_shared(monitor: Monitor) -> tuple[str | None, bool] | None:
-    """`Monitor.shared_state_health` off the event loop, with the same timeout as `_probe`."""
-    try:
-        return await asyncio.wait_for(asyncio.to_thread(monitor.shared_state_health), HEALTH_TIMEOUT_S)
-    except TimeoutError:
-        return f"no answer within {HEALTH_TIMEOUT_S:g} s", monitor.config.shared_state_down != "local"
-
-
 class Gateway:
     """Everything one running gateway holds; `app()` is its ASGI application."""
 
@@ -342,14 +334,12 @@ class Gateway:
         if self.tenants is not None:
             checks["tenants"] = await _probe(self.tenants.ping)
         ok = all(problem is None for problem in checks.values())
-        if self.monitor is not None:
-            shared = await _probe_shared(self.monitor.monitor)
-            if shared is not None:  # replicas' monitor state (Redis): fatal only when the policy fails closed without it
-                problem, fatal = shared
-                checks["monitor_state"] = (
-                    problem if problem is None or fatal else f"{problem} (counting locally: shared_state_down is local)"
-                )
-                ok = ok and not fatal
+        if self.monitor is not None and self.monitor.monitor.shares_state:
+            # replicas' monitor state (Redis): fatal only when the policy fails closed without it
+            problem = await _probe(self.monitor.monitor.ping_shared_state)
+            fatal = problem is not None and self.monitor.monitor.config.shared_state_down != "local"
+            checks["monitor_state"] = problem if problem is None or fatal else f"{problem} (counting locally: shared_state_down is local)"
+            ok = ok and not fatal
         upstreams = [{"name": u.name, "format": u.config.format, "up": u.breaker.closed} for u in self.router.upstreams]
         body = {
             "status": "ok" if ok else "degraded",

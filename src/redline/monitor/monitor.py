@@ -427,16 +427,11 @@ class Monitor:
         for another replica's lock)."""
         return self._shared is not None
 
-    def shared_state_health(self) -> tuple[str | None, bool] | None:
-        """For a readiness check: None without shared state; else (what is wrong with it or None,
-        whether that refuses requests — the policy's `shared_state_down: fail_closed`)."""
-        if self._shared is None:
-            return None
-        try:
+    def ping_shared_state(self) -> None:
+        """One round trip to the replicas' shared state (`RedisUnavailable` when it fails); nothing
+        to do without it. Whether a failure refuses requests is the policy's `shared_state_down`."""
+        if self._shared is not None:
             self._shared.ping()
-        except RedisUnavailable as e:
-            return str(e), self.config.shared_state_down != "local"
-        return None, False
 
     def close(self) -> None:
         with self._lock:
